@@ -93,8 +93,13 @@ $(B)/bench/%: tests/bench/%.c libheliosdb.a
 examples/quickstart: examples/quickstart.c libheliosdb.a
 	$(CC) $(CFLAGS_ALL) -pie $(LDHARDEN) -o $@ $< libheliosdb.a $(LIBS)
 
+$(B)/loadgen: tests/cli/loadgen.c libheliosdb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -pie $(LDHARDEN) -o $@ $< libheliosdb.a $(LIBS)
+
 test: deps
-	@$(MAKE) --no-print-directory build $(TESTS) $(ASAN_TESTS) examples/quickstart
+	@$(MAKE) --no-print-directory build $(TESTS) $(ASAN_TESTS) examples/quickstart \
+		$(if $(wildcard tests/cli/loadgen.c),$(B)/loadgen)
 	@if command -v $(CLANG) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(FUZZERS); fi
 	@./tests/run.sh
 

@@ -27,6 +27,11 @@
 #include "heliosdb.h"
 #include "util.h"
 
+#define ROW_MAX_COLUMNS 1600             /* columns per table */
+#define ROW_MAX_PK_COLUMNS 32            /* key columns (pk_position is a u8 on disk) */
+#define ROW_MAX_VALUE_LEN (64u << 20)    /* bytes of one TEXT, NUMERIC or BYTEA value */
+#define ROW_NUMERIC_MAX_DIGITS 1000
+
 struct hdb_schema {
 	char *table;                    /* NUL-terminated */
 	uint32_t table_id;
@@ -71,6 +76,15 @@ int row_encode_pk(const struct hdb_schema *sc, const struct hdb_value *pk, size_
  * or a column count/type mismatch with sc. */
 int row_decode(const struct hdb_schema *sc, const unsigned char *p, size_t n, struct hdb_row **ret);
 /* hdb_row_free() (public) frees. */
+
+/* row_new - a row owning deep copies of vals[0..n) (cursors, hdb_get).
+ * Checks only types and pointers, not a schema; variable-length payloads
+ * are copied into row->data, each followed by a NUL (also true of rows from
+ * row_decode).  HDB_EINVAL, HDB_ENOMEM. */
+int row_new(const struct hdb_value *vals, size_t n, struct hdb_row **ret);
+
+/* Encoders (schema_encode, row_encode, row_encode_pk*) append to out and on
+ * failure leave out->len as it was. */
 
 /* numeric_check - "[+-]?digits[.digits]" or "[+-]?.digits", at most 1000
  * digits: HDB_OK or HDB_EINVAL.  Rows keep the text as given (its scale is

@@ -76,7 +76,11 @@ int config_defaults(struct hdb_config *cfg);
 /* config_clear - frees every member (not the struct itself). */
 void config_clear(struct hdb_config *cfg);
 /* config_load_text - applies TOML text over the defaults already in cfg.
- * Errors go into cfg->errmsg as "FILE:LINE:COL: ...". */
+ * Errors go into cfg->errmsg as "FILE:LINE:COL: ..." (one line; filename
+ * NULL gives "<config>").  All or nothing: on failure no field of cfg
+ * changes, only errmsg.  Returns HDB_OK, HDB_EPARSE (not TOML),
+ * HDB_ECONFIG (unknown key, wrong type, out of range) or HDB_ENOMEM.
+ * Keys, ranges and defaults: policy/config_keys.def, docs/configuration.md. */
 int config_load_text(struct hdb_config *cfg, const char *text, size_t len, const char *filename);
 /* config_dup - a deep copy (the password secret is copied too). */
 int config_dup(const struct hdb_config *src, struct hdb_config **ret);

@@ -45,6 +45,8 @@ unsigned toml_col(const struct toml_value *v);    /* 1-based */
 /* Tables: keys in definition order. */
 size_t toml_table_len(const struct toml_value *t);
 const char *toml_table_key(const struct toml_value *t, size_t i);   /* NUL-terminated */
+/* Length of key i: a quoted key may contain NUL ("\u0000"). */
+size_t toml_table_key_len(const struct toml_value *t, size_t i);
 const struct toml_value *toml_table_at(const struct toml_value *t, size_t i);
 const struct toml_value *toml_table_get(const struct toml_value *t, const char *key);
 /* Line/column of the key itself (where "key =" or "[key]" was written). */

@@ -103,14 +103,16 @@ void hex_encode(const void *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Branch-free nibble decode: returns 0..15, or a value with bit 8 set. */
+/* Branch-free nibble decode: returns 0..15, or a value with bit 8 set.
+ * x < k for 32-bit unsigned x, k small: ((x - k) & ~x) >> 31 (the "& ~x"
+ * rejects x that wrapped below zero). */
 static unsigned nibble(unsigned char c)
 {
-	unsigned d = (unsigned)c - '0';
-	unsigned l = ((unsigned)c | 0x20) - 'a';
-	unsigned is_d = ((d - 10) >> 8) & 1;      /* d < 10 */
-	unsigned is_l = ((l - 6) >> 8) & 1;       /* l < 6 */
-	return (d & (0u - is_d)) | ((l + 10) & (0u - is_l)) | ((1u - (is_d | is_l)) << 8);
+	uint32_t d = (uint32_t)c - '0';
+	uint32_t l = ((uint32_t)c | 0x20) - 'a';
+	uint32_t is_d = ((d - 10u) & ~d) >> 31;
+	uint32_t is_l = ((l - 6u) & ~l) >> 31;
+	return (unsigned)((d & (0u - is_d)) | ((l + 10) & (0u - is_l)) | ((1u - (is_d | is_l)) << 8));
 }
 
 int hex_decode(const char *in, size_t inlen, unsigned char *out, size_t n)

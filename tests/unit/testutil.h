@@ -35,7 +35,7 @@ static inline void tu_rmrf(const char *dir)
 {
 	if (!dir || !*dir)
 		return;
-	char cmd[600];
+	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", dir);

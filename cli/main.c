@@ -1,0 +1,772 @@
+/*
+ * main.c - the heliosdb-nano command-line tool.
+ *
+ * One function per verb, all reached from the table `verbs`.  Exit codes
+ * (docs/cli.md): 0 success, 1 the operation failed (I/O, corruption, a
+ * failed verification), 2 usage or configuration error, 3 key error
+ * (wrong key, key source missing, malformed or insecure).
+ *
+ * The tool prints what it did on stdout and errors, one line each, on
+ * stderr as "heliosdb-nano: <verb>: <message>".  It never prints key
+ * material, except `keygen` without --output, whose whole job that is.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "heliosdb.h"
+#include "keys.h"
+#include "toml.h"
+
+extern char **environ;
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_KEY = 3 };
+
+static const char *verb_name = "";
+
+static void errx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errx_(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "heliosdb-nano: %s%s", verb_name, *verb_name ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int exit_for(int rc)
+{
+	switch (rc) {
+	case HDB_OK: return 0;
+	case HDB_EKEY: case HDB_EKEYSRC: case HDB_EPERM: return EXIT_KEY;
+	case HDB_EPARSE: case HDB_ECONFIG: case HDB_EINVAL: return EXIT_USAGE;
+	default: return EXIT_FAIL;
+	}
+}
+
+/* ------------------------------------------------------------ options */
+
+struct opts {
+	const char *config;
+	const char *path;
+	const char *key_source;
+	const char *new_key_source;
+	const char *output;
+	const char *check;
+	bool plaintext;
+	bool encrypted;
+	size_t batch;
+	bool help;
+};
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "path", required_argument, NULL, 'p' },
+	{ "input", required_argument, NULL, 'p' },
+	{ "key-source", required_argument, NULL, 'k' },
+	{ "new-key-source", required_argument, NULL, 'n' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "check", required_argument, NULL, 'C' },
+	{ "encrypted", no_argument, NULL, 'E' },
+	{ "plaintext", no_argument, NULL, 'P' },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:p:k:n:o:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'p': o->path = optarg; break;
+		case 'k': o->key_source = optarg; break;
+		case 'n': o->new_key_source = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 'C': o->check = optarg; break;
+		case 'E': o->encrypted = true; break;
+		case 'P': o->plaintext = true; break;
+		case 'b': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > 1000000) {
+				errx_("--batch must be a number from 1 to 1000000, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			o->batch = v;
+			break;
+		}
+		case 'h': o->help = true; break;
+		default:
+			if (optopt)
+				errx_("unknown or incomplete option '-%c' (see --help)", optopt);
+			else
+				errx_("unknown option '%s' (see --help)", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		errx_("unexpected argument '%s' (see --help)", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* "env[:VAR]", "file:PATH", "password[:VAR]", "credential:NAME" */
+static int apply_key_source(struct hdb_config *cfg, const char *spec)
+{
+	static const struct {
+		const char *name;
+		enum hdb_key_source_kind kind;
+		const char *dflt;
+	} kinds[] = {
+		{ "env", HDB_KEY_ENVIRONMENT, CONFIG_DEFAULT_KEY_ENV },
+		{ "file", HDB_KEY_FILE, NULL },
+		{ "password", HDB_KEY_PASSWORD, "HELIOSDB_PASSWORD" },
+		{ "credential", HDB_KEY_CREDENTIAL, NULL },
+	};
+	const char *colon = strchr(spec, ':');
+	size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strlen(kinds[i].name) != nl || strncmp(spec, kinds[i].name, nl) != 0)
+			continue;
+		const char *arg = colon && colon[1] ? colon + 1 : kinds[i].dflt;
+		if (!arg) {
+			errx_("key source '%s' needs an argument, e.g. %s:/etc/heliosdb/encryption.key", spec,
+			      kinds[i].name);
+			return EXIT_USAGE;
+		}
+		int rc = hdb_config_set_key_source(cfg, kinds[i].kind, arg);
+		if (rc) {
+			errx_("bad key source '%s': %s", spec, hdb_strerror(rc));
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
+	errx_("unknown key source '%s' (use env[:VAR], file:PATH, password[:VAR] or credential:NAME)", spec);
+	return EXIT_USAGE;
+}
+
+/* Reads a password from the terminal without echo. */
+static int prompt_password(struct hdb_config *cfg, const char *what)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (!tty)
+		return -1;
+	struct termios old, quiet;
+	int fd = fileno(tty);
+	if (tcgetattr(fd, &old) != 0) {
+		fclose(tty);
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	fprintf(tty, "%s: ", what);
+	fflush(tty);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	char pw[1024];
+	char *got = fgets(pw, sizeof(pw), tty);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	int rc = -1;
+	if (got) {
+		size_t n = strcspn(pw, "\r\n");
+		rc = hdb_config_set_password(cfg, pw, n) == HDB_OK ? 0 : -1;
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
+static int maybe_prompt(struct hdb_config *cfg, const char *what)
+{
+	if (cfg->key_kind != HDB_KEY_PASSWORD || cfg->password)
+		return 0;
+	if (cfg->key_arg && getenv(cfg->key_arg))
+		return 0;
+	if (!isatty(STDIN_FILENO))
+		return 0; /* keys.c reports the missing variable */
+	return prompt_password(cfg, what) == 0 ? 0 : EXIT_KEY;
+}
+
+static int load_config(const struct opts *o, struct hdb_config **ret)
+{
+	struct hdb_config *cfg = NULL;
+	int rc = o->config ? hdb_config_load(o->config, &cfg) : hdb_config_new(&cfg);
+	if (rc) {
+		errx_("%s", cfg ? hdb_config_errmsg(cfg) : hdb_strerror(rc));
+		hdb_config_free(cfg);
+		return EXIT_USAGE;
+	}
+	if (o->path && hdb_config_set_path(cfg, o->path) != HDB_OK) {
+		hdb_config_free(cfg);
+		return EXIT_FAIL;
+	}
+	if (o->plaintext)
+		hdb_config_set_encryption(cfg, false);
+	if (o->key_source) {
+		int x = apply_key_source(cfg, o->key_source);
+		if (x) {
+			hdb_config_free(cfg);
+			return x;
+		}
+	}
+	if (!cfg->storage_path) {
+		errx_("no database path: pass --path DIR or set storage.path in --config");
+		hdb_config_free(cfg);
+		return EXIT_USAGE;
+	}
+	int x = maybe_prompt(cfg, "Encryption password");
+	if (x) {
+		errx_("cannot read the password from the terminal");
+		hdb_config_free(cfg);
+		return x;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+static const char *whoami(void)
+{
+	const char *u = getenv("USER");
+	if (u && *u)
+		return u;
+	struct passwd *pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
+/* Opens the database and a session for the CLI user. */
+static int open_db(const struct opts *o, unsigned flags, struct hdb_config **ret_cfg, struct hdb_db **ret_db,
+                   struct hdb_session **ret_s)
+{
+	struct hdb_config *cfg;
+	int x = load_config(o, &cfg);
+	if (x)
+		return x;
+	struct hdb_db *db = NULL;
+	int rc = hdb_open(NULL, cfg, flags, &db);
+	if (rc) {
+		errx_("%s", hdb_errmsg(db));
+		hdb_close(db);
+		hdb_config_free(cfg);
+		return exit_for(rc);
+	}
+	struct hdb_principal who = { whoami(), "local", "heliosdb-nano" };
+	struct hdb_session *s;
+	rc = hdb_session_open(db, &who, &s);
+	if (rc) {
+		errx_("cannot open a session: %s", hdb_errmsg(db));
+		hdb_close(db);
+		hdb_config_free(cfg);
+		return exit_for(rc);
+	}
+	*ret_cfg = cfg;
+	*ret_db = db;
+	*ret_s = s;
+	return 0;
+}
+
+static void close_db(struct hdb_config *cfg, struct hdb_db *db, struct hdb_session *s)
+{
+	hdb_session_close(s);
+	hdb_close(db);
+	hdb_config_free(cfg);
+}
+
+/* --------------------------------------------------------------- verbs */
+
+static int cmd_keygen(const struct opts *o)
+{
+	if (o->output) {
+		char err[512] = "";
+		int rc = keys_write_keyfile(o->output, err, sizeof(err));
+		if (rc) {
+			errx_("%s", err);
+			return exit_for(rc);
+		}
+		fprintf(stderr, "wrote a new 256-bit key to '%s' (mode 0400); back it up separately from the data\n",
+		        o->output);
+		return 0;
+	}
+	char hex[65];
+	int rc = hdb_keygen_hex(hex);
+	if (rc) {
+		errx_("cannot generate a key: %s", hdb_strerror(rc));
+		return EXIT_FAIL;
+	}
+	puts(hex);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return 0;
+}
+
+static int cmd_init(const struct opts *o)
+{
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	if (o->plaintext && o->encrypted) {
+		errx_("--encrypted and --plaintext contradict each other");
+		return EXIT_USAGE;
+	}
+	int x = open_db(o, HDB_OPEN_CREATE | HDB_OPEN_EXCL, &cfg, &db, &s);
+	if (x)
+		return x;
+	printf("Initialized database at %s\n", cfg->storage_path);
+	printf("  id:         %s\n", hdb_db_id(db));
+	printf("  encryption: %s\n", hdb_encryption_info(db));
+	if (hdb_is_encrypted(db))
+		printf("  key source: %s\n", keys_source_name(cfg->key_kind));
+	close_db(cfg, db, s);
+	return 0;
+}
+
+struct verify_ctx {
+	uint64_t bad;
+};
+
+static int print_verify(void *arg, const struct hdb_verify_item *it)
+{
+	struct verify_ctx *vc = arg;
+	vc->bad += it->bad;
+	if (strcmp(it->kind, "data-key") == 0)
+		printf("  data key %-10s %10llu values\n", it->name, (unsigned long long)it->values);
+	else
+		printf("  %-9s %-24s %10llu values %s%s\n", it->kind, it->name, (unsigned long long)it->values,
+		       it->bad ? "  BAD: " : "  ok", it->bad ? it->detail : "");
+	return 0;
+}
+
+static int cmd_verify(const struct opts *o)
+{
+	unsigned what = HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY;
+	if (o->check) {
+		if (strcmp(o->check, "encryption") == 0)
+			what = HDB_VERIFY_ENCRYPTION;
+		else if (strcmp(o->check, "integrity") == 0)
+			what = HDB_VERIFY_INTEGRITY;
+		else if (strcmp(o->check, "all") != 0) {
+			errx_("--check must be encryption, integrity or all, got '%s'", o->check);
+			return EXIT_USAGE;
+		}
+	}
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, HDB_OPEN_RDONLY, &cfg, &db, &s);
+	if (x)
+		return x;
+	printf("Database %s (id %s)\n", cfg->storage_path, hdb_db_id(db));
+	printf("  encryption: %s\n", hdb_encryption_info(db));
+	if (!hdb_is_encrypted(db) && (what & HDB_VERIFY_ENCRYPTION) && !(what & HDB_VERIFY_INTEGRITY)) {
+		errx_("database '%s' is NOT encrypted", cfg->storage_path);
+		close_db(cfg, db, s);
+		return EXIT_FAIL;
+	}
+	struct verify_ctx vc = { 0 };
+	int rc = hdb_verify(s, what, print_verify, &vc);
+	if (rc) {
+		errx_("%s", hdb_session_errmsg(s));
+		close_db(cfg, db, s);
+		return EXIT_FAIL;
+	}
+	printf("✓ every value authenticated (AES-256-GCM tag verified)%s\n",
+	       hdb_is_encrypted(db) ? "" : " [plaintext database: nothing to authenticate]");
+	close_db(cfg, db, s);
+	return 0;
+}
+
+static int cmd_checkpoint(const struct opts *o)
+{
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, 0, &cfg, &db, &s);
+	if (x)
+		return x;
+	int rc = hdb_checkpoint(db);
+	if (rc)
+		errx_("%s", hdb_errmsg(db));
+	else
+		printf("Checkpoint complete: %s is durable on disk\n", cfg->storage_path);
+	close_db(cfg, db, s);
+	return exit_for(rc);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int run_tar(const char *archive, const char *dir)
+{
+	char *argv[] = { (char *)"tar", (char *)"-czf", (char *)archive, (char *)"-C", (char *)dir, (char *)"data.mdb", NULL };
+	pid_t pid;
+	if (posix_spawnp(&pid, "tar", NULL, NULL, argv, environ) != 0)
+		return -1;
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	return 0;
+}
+
+static int cmd_backup(const struct opts *o)
+{
+	if (!o->output) {
+		errx_("--output DIR or --output FILE.tar.gz is required");
+		return EXIT_USAGE;
+	}
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, HDB_OPEN_RDONLY, &cfg, &db, &s);
+	if (x)
+		return x;
+	int ret = 0;
+	bool tgz = ends_with(o->output, ".tar.gz") || ends_with(o->output, ".tgz");
+	if (!tgz) {
+		int rc = hdb_backup(db, o->output);
+		if (rc) {
+			errx_("%s", hdb_errmsg(db));
+			ret = exit_for(rc);
+		} else {
+			printf("Backup written to %s/data.mdb (compacted, still encrypted: %s)\n", o->output,
+			       hdb_encryption_info(db));
+		}
+		goto out;
+	}
+	struct stat sb;
+	if (stat(o->output, &sb) == 0) {
+		errx_("'%s' already exists; refusing to overwrite it", o->output);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", o->output);
+	if (!mkdtemp(tmp)) {
+		errx_("cannot create a temporary directory next to '%s': %s", o->output, strerror(errno));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	int rc = hdb_backup(db, tmp);
+	if (rc) {
+		errx_("%s", hdb_errmsg(db));
+		ret = exit_for(rc);
+	} else if (run_tar(o->output, tmp) != 0) {
+		errx_("tar failed to write '%s'", o->output);
+		(void)unlink(o->output);
+		ret = EXIT_FAIL;
+	} else {
+		printf("Backup written to %s (compacted, still encrypted: %s)\n", o->output, hdb_encryption_info(db));
+	}
+	char f[4200];
+	snprintf(f, sizeof(f), "%s/data.mdb", tmp);
+	(void)unlink(f);
+	(void)rmdir(tmp);
+out:
+	close_db(cfg, db, s);
+	return ret;
+}
+
+static int cmd_rotate_key(const struct opts *o)
+{
+	if (!o->new_key_source) {
+		errx_("--new-key-source is required (env[:VAR], file:PATH, password[:VAR] or credential:NAME)");
+		return EXIT_USAGE;
+	}
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, 0, &cfg, &db, &s);
+	if (x)
+		return x;
+	struct hdb_config *ncfg = NULL;
+	int ret = 0;
+	if (config_dup(cfg, &ncfg) != HDB_OK) {
+		errx_("out of memory");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	secret_free(ncfg->password);
+	ncfg->password = NULL;
+	x = apply_key_source(ncfg, o->new_key_source);
+	if (!x)
+		x = maybe_prompt(ncfg, "New encryption password");
+	if (x) {
+		ret = x;
+		goto out;
+	}
+	int rc = hdb_rotate_master_key(s, ncfg);
+	if (rc) {
+		errx_("%s", hdb_session_errmsg(s));
+		ret = exit_for(rc);
+		goto out;
+	}
+	printf("Master key rotated: every data key is now wrapped by the new %s key.\n",
+	       keys_source_name(ncfg->key_kind));
+	printf("Update the configuration's key_source, and keep the old key until your backups made with it expire.\n");
+out:
+	hdb_config_free(ncfg);
+	close_db(cfg, db, s);
+	return ret;
+}
+
+static void progress(void *arg, uint64_t done, uint64_t total)
+{
+	int *last = arg;
+	int pct = total ? (int)(done * 100 / total) : 100;
+	if (isatty(STDERR_FILENO)) {
+		int w = 40, fill = pct * w / 100;
+		fprintf(stderr, "\rrekey [%.*s%*s] %3d%% %llu/%llu", fill, "########################################",
+		        w - fill, "", pct, (unsigned long long)done, (unsigned long long)total);
+		if (done >= total)
+			fputc('\n', stderr);
+	} else if (pct / 10 != *last / 10 || done >= total) {
+		fprintf(stderr, "rekey: %d%% (%llu of %llu values)\n", pct, (unsigned long long)done,
+		        (unsigned long long)total);
+	}
+	*last = pct;
+}
+
+static int cmd_rekey(const struct opts *o)
+{
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, 0, &cfg, &db, &s);
+	if (x)
+		return x;
+	int last = -1;
+	int rc = hdb_rekey(s, o->batch ? o->batch : 1000, progress, &last);
+	if (rc)
+		errx_("%s", hdb_session_errmsg(s));
+	else
+		printf("Rekey complete: every value is sealed under a fresh data key; older data keys are retired.\n");
+	close_db(cfg, db, s);
+	return exit_for(rc);
+}
+
+static int print_stat(void *arg, const struct hdb_stat *st)
+{
+	(void)arg;
+	printf("  %-9s %-24s %10llu entries %12llu bytes\n", st->kind, st->name, (unsigned long long)st->entries,
+	       (unsigned long long)st->bytes);
+	return 0;
+}
+
+static int print_key(void *arg, const struct hdb_key_info *ki)
+{
+	(void)arg;
+	char when[32] = "?";
+	time_t t = (time_t)ki->created;
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("  data key %-6u created %s  %12llu encryptions  %s\n", ki->key_id, when,
+	       (unsigned long long)ki->encryptions, ki->retired ? "retired" : ki->active ? "active" : "usable");
+	return 0;
+}
+
+static int cmd_stats(const struct opts *o)
+{
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, HDB_OPEN_RDONLY, &cfg, &db, &s);
+	if (x)
+		return x;
+	printf("Database %s (id %s)\n", cfg->storage_path, hdb_db_id(db));
+	printf("  encryption: %s\n", hdb_encryption_info(db));
+	int rc = hdb_stats(s, print_stat, NULL);
+	if (!rc)
+		rc = hdb_key_list(s, print_key, NULL);
+	if (rc)
+		errx_("%s", hdb_session_errmsg(s));
+	close_db(cfg, db, s);
+	return exit_for(rc);
+}
+
+static int read_all(FILE *f, char **ret, size_t *ret_len)
+{
+	size_t cap = 4096, n = 0;
+	char *p = malloc(cap);
+	if (!p)
+		return -1;
+	for (;;) {
+		if (n == cap) {
+			if (cap > ((size_t)64 << 20)) {
+				free(p);
+				return -2;
+			}
+			char *np = realloc(p, cap * 2);
+			if (!np) {
+				free(p);
+				return -1;
+			}
+			p = np;
+			cap *= 2;
+		}
+		size_t got = fread(p + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(p);
+		return -1;
+	}
+	*ret = p;
+	*ret_len = n;
+	return 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		printf("usage: heliosdb-nano config toml-json < FILE.toml\n"
+		       "       heliosdb-nano config check --config FILE\n"
+		       "  toml-json  print a TOML document as the TOML test suite's tagged JSON\n"
+		       "  check      load a configuration and report the first error (file:line)\n");
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "toml-json") == 0) {
+		verb_name = "config toml-json";
+		char *text;
+		size_t n;
+		if (read_all(stdin, &text, &n) != 0) {
+			errx_("cannot read standard input");
+			return EXIT_FAIL;
+		}
+		char err[512] = "";
+		struct toml_value *root = NULL;
+		int rc = toml_parse(text, n, "<stdin>", &root, err, sizeof(err));
+		free(text);
+		if (rc) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		rc = toml_to_tagged_json(root, stdout);
+		toml_free(root);
+		if (rc || fflush(stdout) != 0) {
+			errx_("cannot write standard output");
+			return EXIT_FAIL;
+		}
+		return 0;
+	}
+	if (strcmp(argv[1], "check") == 0) {
+		verb_name = "config check";
+		struct opts o = { 0 };
+		int x = parse_opts(argc - 1, argv + 1, &o);
+		if (x)
+			return x;
+		if (!o.config) {
+			errx_("--config FILE is required");
+			return EXIT_USAGE;
+		}
+		struct hdb_config *cfg = NULL;
+		int rc = hdb_config_load(o.config, &cfg);
+		if (rc) {
+			errx_("%s", cfg ? hdb_config_errmsg(cfg) : hdb_strerror(rc));
+			hdb_config_free(cfg);
+			return EXIT_USAGE;
+		}
+		printf("%s: configuration is valid\n", o.config);
+		hdb_config_free(cfg);
+		return 0;
+	}
+	verb_name = "config";
+	errx_("unknown subcommand '%s' (toml-json or check)", argv[1]);
+	return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+struct verb {
+	const char *name;
+	int (*fn)(const struct opts *o);
+	const char *usage;
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{ "keygen", cmd_keygen, "keygen [--output FILE]",
+	  "print a new 256-bit key as 64 hex characters, or write it to FILE (created, mode 0400)" },
+	{ "init", cmd_init, "init --path DIR | --config FILE [--encrypted | --plaintext] [--key-source SPEC]",
+	  "create a new database (encrypted unless --plaintext)" },
+	{ "verify", cmd_verify, "verify --path DIR | --config FILE [--check encryption|integrity|all]",
+	  "authenticate every stored value; report counts per table, keyspace and data key" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint --path DIR | --config FILE",
+	  "force a durable sync of the data file" },
+	{ "backup", cmd_backup, "backup --path DIR | --config FILE --output DIR|FILE.tar.gz",
+	  "consistent, compacted hot copy, still encrypted" },
+	{ "rotate-key", cmd_rotate_key, "rotate-key --path DIR | --config FILE --new-key-source SPEC",
+	  "rewrap every data key under a new master key, atomically" },
+	{ "rekey", cmd_rekey, "rekey --path DIR | --config FILE [--batch N]",
+	  "re-encrypt every value under a fresh data key, online and resumable" },
+	{ "stats", cmd_stats, "stats --path DIR | --config FILE", "entries and bytes per table and keyspace; data keys" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: heliosdb-nano VERB [OPTIONS]\n\nverbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].help);
+	fprintf(f, "  %-11s %s\n", "config", "toml-json < FILE | check --config FILE");
+	fprintf(f, "\nkey sources (SPEC): env[:VAR] (default HELIOSDB_ENCRYPTION_KEY), file:PATH,\n"
+	           "  password[:VAR] (Argon2id; prompts on a terminal), credential:NAME (systemd)\n"
+	           "exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 key error\n"
+	           "run 'heliosdb-nano VERB --help' for a verb's options; docs/cli.md has the details.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *v = argv[1];
+	if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0 || strcmp(v, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(v, "--version") == 0 || strcmp(v, "version") == 0) {
+		printf("heliosdb-nano %s\n", HDB_VERSION_STRING);
+		return 0;
+	}
+	if (strcmp(v, "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(v, verbs[i].name) != 0)
+			continue;
+		verb_name = verbs[i].name;
+		struct opts o = { 0 };
+		int x = parse_opts(argc - 1, argv + 1, &o);
+		if (x)
+			return x;
+		if (o.help) {
+			printf("usage: heliosdb-nano %s\n  %s\n", verbs[i].usage, verbs[i].help);
+			return 0;
+		}
+		return verbs[i].fn(&o);
+	}
+	fprintf(stderr, "heliosdb-nano: unknown verb '%s' (see heliosdb-nano --help)\n", v);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,772 @@
+/*
+ * db.c - opening, creating and closing a database; the key hierarchy.
+ *
+ * Key hierarchy (envelope encryption):
+ *   master key (from the configured source; never stored)
+ *     ├─ key-check value  HMAC-SHA-256(master, "heliosdb kcv v1" || db id)
+ *     ├─ PRF key          wrapped under master, AAD = db id || "prf"
+ *     └─ data keys 1..n   wrapped under master, AAD = db id || "dek" || u32 id
+ *
+ * Open sequence: header -> master key -> key check -> unwrap.  A key-check
+ * mismatch is the wrong key (HDB_EKEY); a matching check with a failing
+ * unwrap is corruption (HDB_ECORRUPT).  No data is read before both pass.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "engine_int.h"
+
+static const char KCV_LABEL[] = "heliosdb kcv v1";
+
+int db_err(struct hdb_db *db, int rc, const char *fmt, ...)
+{
+	if (db) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(db->errmsg, sizeof(db->errmsg), fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int mdb_to_hdb(int mrc)
+{
+	switch (mrc) {
+	case MDB_SUCCESS: return HDB_OK;
+	case MDB_NOTFOUND: return HDB_ENOTFOUND;
+	case MDB_KEYEXIST: return HDB_EEXIST;
+	case MDB_MAP_FULL: return HDB_EFULL;
+	case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND: case MDB_INVALID: return HDB_ECORRUPT;
+	case MDB_VERSION_MISMATCH: return HDB_EUNSUPPORTED;
+	case MDB_READERS_FULL: case MDB_TXN_FULL: case MDB_CURSOR_FULL: case MDB_DBS_FULL:
+		return HDB_EBUSY;
+	case MDB_BAD_TXN: case MDB_BAD_RSLOT: return HDB_ETXN;
+	case ENOMEM: return HDB_ENOMEM;
+	case EACCES: case EPERM: return HDB_EPERM;
+	case ENOENT: return HDB_ENOTFOUND;
+	case EAGAIN: case EBUSY: return HDB_EBUSY;
+	case ENOSPC: return HDB_EFULL;
+	default: return mrc > 0 ? HDB_EIO : HDB_ERROR;
+	}
+}
+
+void dek_meta_key(uint32_t id, unsigned char out[7])
+{
+	memcpy(out, "dek", 3);
+	put_u32be(out + 3, id);
+}
+
+int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	MDB_val mk = { klen, (void *)k }, mv = { vlen, (void *)v };
+	int mrc = mdb_put(txn, db->meta, &mk, &mv, 0);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot write key record: %s", mdb_strerror(mrc));
+	return HDB_OK;
+}
+
+int meta_get_u32(struct hdb_db *db, MDB_txn *txn, const char *name, uint32_t *ret)
+{
+	MDB_val mk = { strlen(name), (void *)name }, mv;
+	int mrc = mdb_get(txn, db->meta, &mk, &mv);
+	if (mrc == MDB_NOTFOUND)
+		return db_err(db, HDB_ECORRUPT, "key record '%s' is missing", name);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot read key record '%s': %s", name, mdb_strerror(mrc));
+	if (mv.mv_size != 4)
+		return db_err(db, HDB_ECORRUPT, "key record '%s' is malformed", name);
+	*ret = get_u32be(mv.mv_data);
+	return HDB_OK;
+}
+
+int meta_dek_get(struct hdb_db *db, MDB_txn *txn, uint32_t id, unsigned char rec[DEK_REC_LEN])
+{
+	unsigned char k[7];
+	dek_meta_key(id, k);
+	MDB_val mk = { sizeof(k), k }, mv;
+	int mrc = mdb_get(txn, db->meta, &mk, &mv);
+	if (mrc == MDB_NOTFOUND)
+		return db_err(db, HDB_ECORRUPT, "data key %u is missing", id);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot read data key %u: %s", id, mdb_strerror(mrc));
+	if (mv.mv_size != DEK_REC_LEN)
+		return db_err(db, HDB_ECORRUPT, "data key record %u is malformed", id);
+	memcpy(rec, mv.mv_data, DEK_REC_LEN);
+	return HDB_OK;
+}
+
+static void wrap_aad(const struct hdb_db *db, const char *what, uint32_t id, unsigned char *aad,
+                     size_t *ret_len)
+{
+	size_t n = 0;
+	memcpy(aad, db->id, ENGINE_ID_LEN);
+	n += ENGINE_ID_LEN;
+	size_t wl = strlen(what);
+	memcpy(aad + n, what, wl);
+	n += wl;
+	put_u32be(aad + n, id);
+	n += 4;
+	*ret_len = n;
+}
+
+/* Unwraps data key `id` from its record; HDB_ENOTFOUND when retired. */
+static int dek_unwrap(struct hdb_db *db, uint32_t id, const unsigned char rec[DEK_REC_LEN],
+                      struct hdb_secret **ret)
+{
+	if (rec[0] == DEK_RETIRED)
+		return db_err(db, HDB_ENOTFOUND, "data key %u is retired", id);
+	if (rec[0] != DEK_USABLE)
+		return db_err(db, HDB_ECORRUPT, "data key record %u is malformed", id);
+	struct hdb_secret *k;
+	int rc = secret_new(CRYPTO_KEY_LEN, &k);
+	if (rc)
+		return db_err(db, rc, "out of memory");
+	unsigned char aad[64];
+	size_t aadlen;
+	wrap_aad(db, "dek", id, aad, &aadlen);
+	rc = crypto_unwrap_key(db->lib, db->master->buf, aad, aadlen, rec + 17, k->buf);
+	if (rc) {
+		secret_free(k);
+		return db_err(db, HDB_ECORRUPT, "data key %u failed authentication (key records corrupt)", id);
+	}
+	k->len = CRYPTO_KEY_LEN;
+	*ret = k;
+	return HDB_OK;
+}
+
+static int dek_add(struct hdb_db *db, uint32_t id, struct hdb_secret *key)
+{
+	struct engine_dek *nd = realloc(db->deks, (db->ndeks + 1) * sizeof(*nd));
+	if (!nd)
+		return HDB_ENOMEM;
+	db->deks = nd;
+	db->deks[db->ndeks].id = id;
+	db->deks[db->ndeks].key = key;
+	db->ndeks++;
+	return HDB_OK;
+}
+
+/* db_make_aead - an AEAD object for data key `id`, unwrapping the key from
+ * txn's "meta" if this process has not seen it yet (another process may
+ * have created it). */
+int db_make_aead(struct hdb_db *db, MDB_txn *txn, uint32_t id, struct crypto_aead **ret)
+{
+	int rc = HDB_OK;
+	pthread_mutex_lock(&db->lock);
+	struct hdb_secret *key = NULL;
+	for (size_t i = 0; i < db->ndeks; i++)
+		if (db->deks[i].id == id)
+			key = db->deks[i].key;
+	if (!key) {
+		unsigned char rec[DEK_REC_LEN];
+		rc = meta_dek_get(db, txn, id, rec);
+		if (rc)
+			goto out_unlock;
+		rc = dek_unwrap(db, id, rec, &key);
+		if (rc)
+			goto out_unlock;
+		rc = dek_add(db, id, key);
+		if (rc) {
+			secret_free(key);
+			goto out_unlock;
+		}
+	}
+	rc = crypto_aead_new(db->lib, key->buf, ret);
+out_unlock:
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
+/* db_new_dek - creates data key (next id), wraps it, stores its record and
+ * makes it the active key, all in txn.  The key is published in memory by
+ * db_publish_dek() after the txn commits. */
+int db_new_dek(struct hdb_db *db, MDB_txn *txn, struct engine_dek *ret)
+{
+	uint32_t id;
+	int rc = meta_get_u32(db, txn, "nextkey", &id);
+	if (rc)
+		return rc;
+	if (id == 0 || id == UINT32_MAX)
+		return db_err(db, HDB_ECORRUPT, "data key counter is exhausted");
+	struct hdb_secret *k;
+	rc = secret_new(CRYPTO_KEY_LEN, &k);
+	if (rc)
+		return rc;
+	rc = crypto_random(db->lib, k->buf, CRYPTO_KEY_LEN);
+	if (rc)
+		goto out_free;
+	k->len = CRYPTO_KEY_LEN;
+	unsigned char rec[DEK_REC_LEN], aad[64], mk[7], nb[4];
+	size_t aadlen;
+	rec[0] = DEK_USABLE;
+	put_u64be(rec + 1, (uint64_t)time(NULL));
+	put_u64be(rec + 9, 0);
+	wrap_aad(db, "dek", id, aad, &aadlen);
+	rc = crypto_wrap_key(db->lib, db->master->buf, aad, aadlen, k->buf, rec + 17);
+	if (rc)
+		goto out_free;
+	dek_meta_key(id, mk);
+	rc = meta_put(db, txn, mk, sizeof(mk), rec, sizeof(rec));
+	if (rc)
+		goto out_free;
+	put_u32be(nb, id);
+	rc = meta_put(db, txn, "active", 6, nb, 4);
+	if (rc)
+		goto out_free;
+	put_u32be(nb, id + 1);
+	rc = meta_put(db, txn, "nextkey", 7, nb, 4);
+	if (rc)
+		goto out_free;
+	ret->id = id;
+	ret->key = k;
+	return HDB_OK;
+out_free:
+	secret_free(k);
+	return rc;
+}
+
+void db_publish_dek(struct hdb_db *db, struct engine_dek *d)
+{
+	pthread_mutex_lock(&db->lock);
+	bool have = false;
+	for (size_t i = 0; i < db->ndeks; i++)
+		have |= db->deks[i].id == d->id;
+	if (have || dek_add(db, d->id, d->key) != HDB_OK)
+		secret_free(d->key);
+	pthread_mutex_unlock(&db->lock);
+	d->key = NULL;
+	d->id = 0;
+}
+
+static void header_encode(const struct hdb_db *db, uint64_t created, unsigned char h[HDR_LEN])
+{
+	memcpy(h, ENGINE_MAGIC, 4);
+	h[4] = ENGINE_FORMAT;
+	h[5] = db->encrypted ? 1 : 0;
+	memcpy(h + 6, db->id, ENGINE_ID_LEN);
+	h[22] = db->kdf.alg;
+	put_u32be(h + 23, db->kdf.m_kib);
+	put_u32be(h + 27, db->kdf.t);
+	put_u32be(h + 31, db->kdf.p);
+	put_u32be(h + 35, db->kdf.iterations);
+	memcpy(h + 39, db->kdf.salt, KEYS_SALT_LEN);
+	put_u64be(h + 55, created);
+}
+
+static int header_decode(struct hdb_db *db, const MDB_val *v)
+{
+	const unsigned char *h = v->mv_data;
+	if (v->mv_size != HDR_LEN || memcmp(h, ENGINE_MAGIC, 4) != 0)
+		return db_err(db, HDB_ECORRUPT, "'%s' is not a HeliosDB database (bad header)", db->path);
+	if (h[4] != ENGINE_FORMAT)
+		return db_err(db, HDB_EUNSUPPORTED, "database format %u is not supported (this build reads %u)",
+		              h[4], ENGINE_FORMAT);
+	if (h[5] > 1)
+		return db_err(db, HDB_ECORRUPT, "database header is malformed");
+	db->encrypted = h[5] == 1;
+	memcpy(db->id, h + 6, ENGINE_ID_LEN);
+	db->kdf.alg = h[22];
+	db->kdf.m_kib = get_u32be(h + 23);
+	db->kdf.t = get_u32be(h + 27);
+	db->kdf.p = get_u32be(h + 31);
+	db->kdf.iterations = get_u32be(h + 35);
+	memcpy(db->kdf.salt, h + 39, KEYS_SALT_LEN);
+	if (db->kdf.alg > KEYS_KDF_PBKDF2)
+		return db_err(db, HDB_ECORRUPT, "database header names an unknown key derivation");
+	return HDB_OK;
+}
+
+int db_kcv(struct hdb_db *db, const struct hdb_secret *master, unsigned char out[32])
+{
+	unsigned char msg[sizeof(KCV_LABEL) - 1 + ENGINE_ID_LEN];
+	memcpy(msg, KCV_LABEL, sizeof(KCV_LABEL) - 1);
+	memcpy(msg + sizeof(KCV_LABEL) - 1, db->id, ENGINE_ID_LEN);
+	return crypto_hmac_sha256(db->lib, master->buf, CRYPTO_KEY_LEN, msg, sizeof(msg), out);
+}
+
+/* db_wrap_all - (re)writes key check, wrapped PRF key and every usable data
+ * key under `master`, in txn.  Used at creation and by rotate-key. */
+int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master)
+{
+	unsigned char kcv[32], w[CRYPTO_WRAPPED_LEN], aad[64];
+	size_t aadlen;
+	int rc = db_kcv(db, master, kcv);
+	if (rc)
+		return rc;
+	rc = meta_put(db, txn, "kcv", 3, kcv, sizeof(kcv));
+	if (rc)
+		return rc;
+	wrap_aad(db, "prf", 0, aad, &aadlen);
+	rc = crypto_wrap_key(db->lib, master->buf, aad, aadlen, db->prf_key->buf, w);
+	if (rc)
+		return rc;
+	rc = meta_put(db, txn, "prf", 3, w, sizeof(w));
+	if (rc)
+		return rc;
+	uint32_t next;
+	rc = meta_get_u32(db, txn, "nextkey", &next);
+	if (rc)
+		return rc;
+	for (uint32_t id = 1; id < next; id++) {
+		unsigned char rec[DEK_REC_LEN], mk[7];
+		rc = meta_dek_get(db, txn, id, rec);
+		if (rc == HDB_ECORRUPT && strstr(db->errmsg, "missing"))
+			continue;
+		if (rc)
+			return rc;
+		if (rec[0] != DEK_USABLE)
+			continue;
+		struct hdb_secret *k;
+		rc = dek_unwrap(db, id, rec, &k);
+		if (rc)
+			return rc;
+		wrap_aad(db, "dek", id, aad, &aadlen);
+		rc = crypto_wrap_key(db->lib, master->buf, aad, aadlen, k->buf, rec + 17);
+		secret_free(k);
+		if (rc)
+			return rc;
+		dek_meta_key(id, mk);
+		rc = meta_put(db, txn, mk, sizeof(mk), rec, sizeof(rec));
+		if (rc)
+			return rc;
+	}
+	return HDB_OK;
+}
+
+static int create_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *cfg)
+{
+	char err[512] = "";
+	int rc;
+	if (cfg->key_kind == HDB_KEY_PASSWORD) {
+		rc = keys_new_kdf(db->lib, cfg, &db->kdf, err, sizeof(err));
+		if (rc)
+			return db_err(db, rc, "%s", err);
+	}
+	rc = keys_load_master(db->lib, cfg, &db->kdf, &db->master, err, sizeof(err));
+	if (rc)
+		return db_err(db, rc, "%s", err);
+	rc = secret_new(CRYPTO_KEY_LEN, &db->prf_key);
+	if (rc)
+		return rc;
+	rc = crypto_random(db->lib, db->prf_key->buf, CRYPTO_KEY_LEN);
+	if (rc)
+		return db_err(db, rc, "cannot draw random bytes");
+	db->prf_key->len = CRYPTO_KEY_LEN;
+	unsigned char nb[4];
+	put_u32be(nb, 1);
+	rc = meta_put(db, txn, "nextkey", 7, nb, 4);
+	if (rc)
+		return rc;
+	struct engine_dek d;
+	rc = db_new_dek(db, txn, &d);
+	if (rc)
+		return rc;
+	rc = dek_add(db, d.id, d.key);
+	if (rc) {
+		secret_free(d.key);
+		return rc;
+	}
+	/* db_new_dek wrapped the data key; now the key check and PRF key */
+	return db_wrap_all(db, txn, db->master);
+}
+
+static int load_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *cfg)
+{
+	char err[512] = "";
+	if (db->kdf.alg != KEYS_KDF_NONE && cfg->key_kind != HDB_KEY_PASSWORD)
+		return db_err(db, HDB_EKEYSRC,
+		              "database '%s' was created with a password key; configure key_source Password", db->path);
+	if (db->kdf.alg == KEYS_KDF_NONE && cfg->key_kind == HDB_KEY_PASSWORD)
+		return db_err(db, HDB_EKEYSRC,
+		              "database '%s' was not created with a password key; configure its key source", db->path);
+	int rc = keys_load_master(db->lib, cfg, &db->kdf, &db->master, err, sizeof(err));
+	if (rc)
+		return db_err(db, rc, "%s", err);
+	MDB_val k = META_KEY("kcv"), v;
+	int mrc = mdb_get(txn, db->meta, &k, &v);
+	if (mrc || v.mv_size != 32)
+		return db_err(db, HDB_ECORRUPT, "database '%s': key-check record missing or malformed", db->path);
+	unsigned char kcv[32];
+	rc = db_kcv(db, db->master, kcv);
+	if (rc)
+		return db_err(db, rc, "cannot compute key check");
+	if (CRYPTO_memcmp(kcv, v.mv_data, 32) != 0)
+		return db_err(db, HDB_EKEY, "wrong encryption key for database '%s' (key check failed; no data was read)",
+		              db->path);
+	k = META_KEY("prf");
+	mrc = mdb_get(txn, db->meta, &k, &v);
+	if (mrc || v.mv_size != CRYPTO_WRAPPED_LEN)
+		return db_err(db, HDB_ECORRUPT, "database '%s': PRF key record missing or malformed", db->path);
+	rc = secret_new(CRYPTO_KEY_LEN, &db->prf_key);
+	if (rc)
+		return rc;
+	unsigned char aad[64];
+	size_t aadlen;
+	wrap_aad(db, "prf", 0, aad, &aadlen);
+	if (crypto_unwrap_key(db->lib, db->master->buf, aad, aadlen, v.mv_data, db->prf_key->buf) != HDB_OK)
+		return db_err(db, HDB_ECORRUPT, "database '%s': PRF key failed authentication (key records corrupt)",
+		              db->path);
+	db->prf_key->len = CRYPTO_KEY_LEN;
+	uint32_t active;
+	rc = meta_get_u32(db, txn, "active", &active);
+	if (rc)
+		return rc;
+	unsigned char rec[DEK_REC_LEN];
+	rc = meta_dek_get(db, txn, active, rec);
+	if (rc)
+		return rc;
+	struct hdb_secret *dk;
+	rc = dek_unwrap(db, active, rec, &dk);
+	if (rc)
+		return rc;
+	rc = dek_add(db, active, dk);
+	if (rc)
+		secret_free(dk);
+	return rc;
+}
+
+/* A truncated data.mdb would make LMDB fault on a page past EOF (SIGBUS):
+ * check the file covers every page LMDB believes it has. */
+static int check_size(struct hdb_db *db)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(db->env, &info) || mdb_env_stat(db->env, &st))
+		return db_err(db, HDB_EIO, "cannot read database info");
+	char f[4096];
+	snprintf(f, sizeof(f), "%s/data.mdb", db->path);
+	struct stat sb;
+	if (stat(f, &sb) != 0)
+		return db_err(db, HDB_EIO, "cannot stat '%s': %s", f, strerror(errno));
+	uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)sb.st_size < need)
+		return db_err(db, HDB_ECORRUPT, "data file '%s' is truncated (%lld bytes, needs %llu)", f,
+		              (long long)sb.st_size, (unsigned long long)need);
+	return HDB_OK;
+}
+
+static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
+{
+	int rc;
+	char f[4096];
+	struct stat sb;
+	bool create = flags & HDB_OPEN_CREATE;
+	if (snprintf(f, sizeof(f), "%s/data.mdb", db->path) >= (int)sizeof(f))
+		return db_err(db, HDB_EINVAL, "path too long");
+	bool exists = stat(f, &sb) == 0;
+	if (exists && (flags & HDB_OPEN_EXCL))
+		return db_err(db, HDB_EEXIST, "a database already exists at '%s'", db->path);
+	if (!exists && !create)
+		return db_err(db, HDB_ENOTFOUND, "no database at '%s' (create one with: heliosdb-nano init --path %s)",
+		              db->path, db->path);
+	if (exists && sb.st_size < 2 * 4096)
+		return db_err(db, HDB_ECORRUPT, "data file '%s' is truncated (%lld bytes)", f, (long long)sb.st_size);
+	if (!exists) {
+		if (mkdir(db->path, 0700) != 0 && errno != EEXIST)
+			return db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create directory '%s': %s",
+			              db->path, strerror(errno));
+	}
+	if (stat(db->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return db_err(db, HDB_EINVAL, "'%s' is not a directory", db->path);
+
+	char err[512] = "";
+	rc = crypto_lib_new(cfg->fips, &db->lib, err, sizeof(err));
+	if (rc)
+		return db_err(db, rc, "%s", err);
+	int mrc = mdb_env_create(&db->env);
+	if (!mrc)
+		mrc = mdb_env_set_maxdbs(db->env, 4);
+	if (!mrc)
+		mrc = mdb_env_set_mapsize(db->env, ENGINE_MAP_SIZE);
+	if (!mrc)
+		mrc = mdb_env_set_maxreaders(db->env, 510);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot create LMDB environment: %s", mdb_strerror(mrc));
+	unsigned eflags = MDB_NOTLS | (db->rdonly ? MDB_RDONLY : 0);
+	if (getenv("HELIOSDB_NOSYNC"))
+		eflags |= MDB_NOSYNC;
+	mrc = mdb_env_open(db->env, db->path, eflags, 0600);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot open database '%s': %s", db->path, mdb_strerror(mrc));
+	if (exists) {
+		rc = check_size(db);
+		if (rc)
+			return rc;
+	}
+	return HDB_OK;
+}
+
+static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
+{
+	MDB_txn *txn;
+	int rc;
+	int mrc = mdb_txn_begin(db->env, NULL, db->rdonly ? MDB_RDONLY : 0, &txn);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
+	unsigned dflags = db->rdonly ? 0 : MDB_CREATE;
+	mrc = mdb_dbi_open(txn, "meta", dflags, &db->meta);
+	if (!mrc)
+		mrc = mdb_dbi_open(txn, "data", dflags, &db->data);
+	if (mrc) {
+		rc = mrc == MDB_NOTFOUND
+		         ? db_err(db, HDB_ECORRUPT, "'%s' is not a HeliosDB database", db->path)
+		         : db_err(db, mdb_to_hdb(mrc), "cannot open database '%s': %s", db->path, mdb_strerror(mrc));
+		goto out_abort;
+	}
+	MDB_val hk = META_KEY("header"), hv;
+	mrc = mdb_get(txn, db->meta, &hk, &hv);
+	if (mrc == MDB_NOTFOUND) {
+		if (!(flags & HDB_OPEN_CREATE) || db->rdonly) {
+			rc = db_err(db, HDB_ECORRUPT, "'%s' is not a HeliosDB database (no header)", db->path);
+			goto out_abort;
+		}
+		db->encrypted = cfg->enc_enabled;
+		rc = crypto_random(db->lib, db->id, ENGINE_ID_LEN);
+		if (rc) {
+			db_err(db, rc, "cannot draw random bytes");
+			goto out_abort;
+		}
+		if (db->encrypted) {
+			rc = create_keys(db, txn, cfg);
+			if (rc)
+				goto out_abort;
+		}
+		unsigned char h[HDR_LEN];
+		header_encode(db, (uint64_t)time(NULL), h);
+		rc = meta_put(db, txn, "header", 6, h, sizeof(h));
+		if (rc)
+			goto out_abort;
+		mrc = mdb_txn_commit(txn);
+		if (mrc)
+			return db_err(db, mdb_to_hdb(mrc), "cannot create database '%s': %s", db->path,
+			              mdb_strerror(mrc));
+		return HDB_OK;
+	}
+	if (mrc) {
+		rc = db_err(db, mdb_to_hdb(mrc), "cannot read database header: %s", mdb_strerror(mrc));
+		goto out_abort;
+	}
+	rc = header_decode(db, &hv);
+	if (rc)
+		goto out_abort;
+	if (db->encrypted && !cfg->enc_enabled) {
+		rc = db_err(db, HDB_ECONFIG,
+		            "database '%s' is encrypted but encryption.enabled is false in the configuration", db->path);
+		goto out_abort;
+	}
+	if (!db->encrypted && cfg->enc_enabled) {
+		rc = db_err(db, HDB_ECONFIG,
+		            "database '%s' is not encrypted but encryption.enabled is true in the configuration",
+		            db->path);
+		goto out_abort;
+	}
+	if (db->encrypted) {
+		rc = load_keys(db, txn, cfg);
+		if (rc)
+			goto out_abort;
+	}
+	/* commit, not abort: DBI handles opened by an aborted txn are closed */
+	mrc = mdb_txn_commit(txn);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot open database '%s': %s", db->path, mdb_strerror(mrc));
+	return HDB_OK;
+out_abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static int open_common(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
+{
+	int rc = open_env(db, cfg, flags);
+	if (rc)
+		return rc;
+	rc = open_keys(db, cfg, flags);
+	if (rc)
+		return rc;
+	hex_encode(db->id, ENGINE_ID_LEN, db->id_hex);
+	return HDB_OK;
+}
+
+static struct hdb_db *db_alloc(const struct hdb_config *cfg, unsigned flags)
+{
+	struct hdb_db *db = calloc(1, sizeof(*db));
+	if (!db)
+		return NULL;
+	pthread_mutex_init(&db->lock, NULL);
+	db->rdonly = flags & HDB_OPEN_RDONLY;
+	db->max_encryptions = cfg->max_encryptions ? cfg->max_encryptions : CONFIG_DEFAULT_MAX_ENCRYPTIONS;
+	return db;
+}
+
+int hdb_open(const char *path, const struct hdb_config *cfg, unsigned flags, struct hdb_db **ret_db)
+{
+	struct hdb_config defcfg;
+	bool own_cfg = false;
+	if (!ret_db)
+		return HDB_EINVAL;
+	if (!cfg) {
+		memset(&defcfg, 0, sizeof(defcfg));
+		if (config_defaults(&defcfg) != HDB_OK)
+			return HDB_ENOMEM;
+		cfg = &defcfg;
+		own_cfg = true;
+	}
+	int rc;
+	struct hdb_db *db = db_alloc(cfg, flags);
+	if (!db) {
+		rc = HDB_ENOMEM;
+		goto out;
+	}
+	*ret_db = db;
+	if (!path)
+		path = cfg->storage_path;
+	if (!path || !*path) {
+		rc = db_err(db, HDB_EINVAL, "no database path given (set storage.path or pass --path)");
+		goto out;
+	}
+	db->path = strdup(path);
+	if (!db->path) {
+		rc = db_err(db, HDB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = open_common(db, cfg, flags);
+out:
+	if (own_cfg)
+		config_clear(&defcfg);
+	return rc;
+}
+
+int hdb_open_in_memory(const struct hdb_config *cfg, struct hdb_db **ret_db)
+{
+	struct hdb_config defcfg;
+	bool own_cfg = false;
+	if (!ret_db)
+		return HDB_EINVAL;
+	if (!cfg) {
+		memset(&defcfg, 0, sizeof(defcfg));
+		if (config_defaults(&defcfg) != HDB_OK)
+			return HDB_ENOMEM;
+		cfg = &defcfg;
+		own_cfg = true;
+	}
+	int rc;
+	struct hdb_db *db = db_alloc(cfg, HDB_OPEN_CREATE);
+	if (!db) {
+		rc = HDB_ENOMEM;
+		goto out;
+	}
+	*ret_db = db;
+	struct stat sb;
+	const char *base = stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0
+	                       ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	char tmpl[4096];
+	snprintf(tmpl, sizeof(tmpl), "%s/heliosdb-mem.XXXXXX", base);
+	if (!mkdtemp(tmpl)) {
+		rc = db_err(db, HDB_EIO, "cannot create a temporary directory under '%s': %s", base, strerror(errno));
+		goto out;
+	}
+	db->tmpdir = strdup(tmpl);
+	db->path = strdup(tmpl);
+	if (!db->tmpdir || !db->path) {
+		rc = db_err(db, HDB_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = open_common(db, cfg, HDB_OPEN_CREATE);
+out:
+	if (own_cfg)
+		config_clear(&defcfg);
+	return rc;
+}
+
+static void rm_tmpdir(const char *dir)
+{
+	const char *files[] = { "data.mdb", "lock.mdb" };
+	char f[4200];
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
+		(void)unlink(f);
+	}
+	(void)rmdir(dir);
+}
+
+void hdb_close(struct hdb_db *db)
+{
+	if (!db)
+		return;
+	if (db->env)
+		mdb_env_close(db->env);
+	for (size_t i = 0; i < db->ndeks; i++)
+		secret_free(db->deks[i].key);
+	free(db->deks);
+	secret_free(db->master);
+	secret_free(db->prf_key);
+	crypto_lib_free(db->lib);
+	if (db->tmpdir) {
+		rm_tmpdir(db->tmpdir);
+		free(db->tmpdir);
+	}
+	free(db->path);
+	pthread_mutex_destroy(&db->lock);
+	OPENSSL_cleanse(db, sizeof(*db));
+	free(db);
+}
+
+const char *hdb_errmsg(const struct hdb_db *db)
+{
+	if (!db)
+		return "out of memory";
+	return db->errmsg[0] ? db->errmsg : "no error";
+}
+
+bool hdb_is_encrypted(const struct hdb_db *db)
+{
+	return db && db->encrypted;
+}
+
+const char *hdb_encryption_info(const struct hdb_db *db)
+{
+	if (!db || !db->encrypted)
+		return "Disabled";
+	return crypto_lib_fips(db->lib) ? "Enabled: AES-256-GCM (FIPS)" : "Enabled: AES-256-GCM";
+}
+
+const char *hdb_db_id(const struct hdb_db *db)
+{
+	return db ? db->id_hex : "";
+}
+
+int hdb_checkpoint(struct hdb_db *db)
+{
+	if (!db)
+		return HDB_EINVAL;
+	int mrc = mdb_env_sync(db->env, 1);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot sync '%s': %s", db->path, mdb_strerror(mrc));
+	return HDB_OK;
+}
+
+int hdb_backup(struct hdb_db *db, const char *dir)
+{
+	if (!db || !dir)
+		return HDB_EINVAL;
+	struct stat sb;
+	char f[4200];
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return db_err(db, HDB_EIO, "cannot create backup directory '%s': %s", dir, strerror(errno));
+	snprintf(f, sizeof(f), "%s/data.mdb", dir);
+	if (stat(f, &sb) == 0)
+		return db_err(db, HDB_EEXIST, "backup directory '%s' already holds a database", dir);
+	int mrc = mdb_env_copy2(db->env, dir, MDB_CP_COMPACT);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot back up to '%s': %s", dir, mdb_strerror(mrc));
+	(void)chmod(f, 0600);
+	return HDB_OK;
+}

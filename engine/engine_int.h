@@ -1,0 +1,226 @@
+/*
+ * engine_int.h - the engine's own structs, shared by the engine's .c files only.
+ *
+ * On-disk layout (documented byte by byte in docs/storage.md):
+ *
+ *   LMDB env <dir>/data.mdb with two named databases:
+ *     "meta"  key-management records, no user data: the header (format,
+ *             database id, password-KDF parameters), the key-check value,
+ *             the wrapped PRF key, the wrapped data keys with their
+ *             encryption counts, the active data-key id, rekey progress.
+ *     "data"  every user-visible thing, each value sealed, each key built
+ *             from a one-byte tag, numeric ids and keyed hashes only:
+ *               'N' prf(name)            -> u32 table id        (catalog index)
+ *               'C' u32 table id         -> schema              (catalog)
+ *               'R' u32 table id prf(pk) -> row
+ *               'K' prf(keyspace name)   -> u32 id, name        (keyspace index)
+ *               'V' u32 keyspace id prf(key) -> u32 klen, key, value
+ *               'S' u8 what [u32 id]     -> u64 counter         (internal state)
+ *
+ *   A sealed value: u8 version (1), u32 data-key id, 12-byte nonce,
+ *   ciphertext, 16-byte tag; the GCM associated data is
+ *   database id || the 5 header bytes || the LMDB key, so a value copied
+ *   anywhere else fails authentication.  In plaintext mode a value is
+ *   u8 0 || payload and the "keyed hash" is the identity (or SHA-256 of
+ *   inputs longer than ENGINE_MAX_PLAIN_KEY).
+ *
+ * Invariants:
+ *  1. Every data call goes through a session; a session has at most one
+ *     LMDB transaction, s->txn.
+ *  2. Encryption counts are updated in the same write transaction as the
+ *     seals they count; a data key created by that transaction becomes
+ *     visible to other sessions only after it commits.
+ *  3. Nothing in this module prints or logs; errors go to s->errmsg.
+ */
+#ifndef HDB_ENGINE_INT_H
+#define HDB_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "heliosdb.h"
+#include "keys.h"
+#include "row.h"
+#include "secret.h"
+#include "util.h"
+
+#define ENGINE_FORMAT 1
+#define ENGINE_MAGIC "HDBN"
+#define ENGINE_ID_LEN 16
+#define ENGINE_SEAL_VERSION 1
+#define ENGINE_PLAIN_VERSION 0
+#define ENGINE_SEAL_HDR 5                      /* version + key id */
+#define ENGINE_SEAL_OVERHEAD (ENGINE_SEAL_HDR + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define ENGINE_MAX_PLAIN_KEY 256
+#define ENGINE_MAX_LMDB_KEY 300
+#define ENGINE_MAP_SIZE ((size_t)64 << 30)
+
+/* an MDB_val naming a fixed "meta" record */
+#define META_KEY(lit) ((MDB_val){ sizeof(lit) - 1, (void *)(lit) })
+
+enum {
+	TAG_NAME = 'N',
+	TAG_CATALOG = 'C',
+	TAG_ROW = 'R',
+	TAG_KSNAME = 'K',
+	TAG_KV = 'V',
+	TAG_STATE = 'S',
+};
+enum { STATE_NEXT_ID = 1, STATE_NEXT_ROWID = 2 };
+
+/* header record in "meta" */
+#define HDR_LEN 63
+_Static_assert(HDR_LEN == 4 + 1 + 1 + ENGINE_ID_LEN + 1 + 4 * 4 + KEYS_SALT_LEN + 8,
+               "header layout");
+
+/* data-key record in "meta": u8 state, u64 created, u64 count, wrapped key */
+#define DEK_REC_LEN (1 + 8 + 8 + CRYPTO_WRAPPED_LEN)
+enum { DEK_USABLE = 1, DEK_RETIRED = 2 };
+
+struct engine_dek {
+	uint32_t id;
+	struct hdb_secret *key;          /* 32 bytes; NULL once retired */
+};
+
+struct hdb_db {
+	char errmsg[512];
+	char *path;
+	char *tmpdir;                    /* in-memory database: removed at close */
+	MDB_env *env;
+	MDB_dbi meta, data;
+	bool encrypted;
+	bool rdonly;
+	unsigned char id[ENGINE_ID_LEN];
+	char id_hex[2 * ENGINE_ID_LEN + 1];
+	uint64_t max_encryptions;
+	struct crypto_lib *lib;
+	struct hdb_secret *master;       /* kept to wrap data keys created later */
+	struct hdb_secret *prf_key;
+	struct keys_kdf kdf;
+
+	pthread_mutex_t lock;            /* guards deks */
+	struct engine_dek *deks;
+	size_t ndeks;
+};
+
+struct sess_aead {
+	uint32_t id;
+	bool pending;                    /* created by the open write txn */
+	struct crypto_aead *aead;
+};
+
+struct sess_table {                  /* per-session catalog cache */
+	char *name;
+	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
+	size_t nkeylen;
+	struct buf nraw;                 /* the sealed 'N' value it was read from */
+	struct hdb_schema *sc;
+};
+
+struct sess_keyspace {
+	char *name;
+	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
+	size_t nkeylen;
+	struct buf nraw;
+	uint32_t id;
+};
+
+#define SESS_CACHE 16
+
+struct hdb_session {
+	struct hdb_db *db;
+	char *user, *source_addr, *application;
+	char errmsg[512];
+
+	MDB_txn *txn;                    /* current transaction, or NULL */
+	bool explicit_txn;               /* opened by hdb_begin() */
+	bool write;
+	bool poisoned;
+	MDB_txn *rtxn_idle;              /* reset read transaction kept for reuse */
+
+	/* write-transaction key state */
+	uint32_t active_id;
+	struct crypto_aead *active_aead;
+	uint64_t active_count;           /* count at begin + seals so far */
+	bool count_dirty;
+	struct engine_dek *pending;      /* data keys created by this txn */
+	size_t npending;
+
+	struct sess_aead *aeads;         /* one AEAD per data key used */
+	size_t naeads;
+	struct crypto_prf *prf;
+
+	struct buf kbuf, vbuf, pbuf;     /* scratch */
+
+	struct sess_table tables[SESS_CACHE];
+	size_t ntables;
+	struct sess_keyspace keyspaces[SESS_CACHE];
+	size_t nkeyspaces;
+};
+
+struct hdb_cursor {
+	struct hdb_session *s;
+	bool own_txn;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	struct hdb_schema *sc;
+	unsigned char prefix[5];
+	bool started;
+	struct hdb_row *row;
+};
+
+/* ---- engine/session.c */
+int sess_err(struct hdb_session *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int db_err(struct hdb_db *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int mdb_to_hdb(int mrc);
+/* op_begin - a transaction for one data call: the open one, or a new
+ * autocommit one (*auto_txn = true).  Refuses a write in a read-only txn. */
+int op_begin(struct hdb_session *s, bool write, bool *auto_txn);
+/* op_end - commits (rc == HDB_OK) or aborts an autocommit txn; in an
+ * explicit write txn, a failure poisons it.  Returns the final rc. */
+int op_end(struct hdb_session *s, bool auto_txn, int rc);
+int txn_begin(struct hdb_session *s, bool write);
+int txn_commit(struct hdb_session *s);
+void txn_abort(struct hdb_session *s);
+
+/* keyed hash of (a || b) into out; returns its length */
+int sess_hash(struct hdb_session *s, const void *a, size_t alen, const void *b, size_t blen,
+              unsigned char *out, size_t *ret_len);
+/* seal payload into the data db under key k (MDB_RESERVE, in place) */
+int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen,
+                    const void *payload, size_t n, unsigned flags);
+/* open a sealed value read at key k into s->vbuf (payload) */
+int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen,
+                    const MDB_val *v, struct buf *out);
+/* get + open; HDB_ENOTFOUND when absent */
+int sess_get(struct hdb_session *s, const unsigned char *k, size_t klen, struct buf *out);
+int sess_next_counter(struct hdb_session *s, uint8_t what, uint32_t id, uint64_t *ret);
+uint32_t sealed_key_id(const MDB_val *v);
+
+/* ---- engine/db.c */
+int db_get_dek(struct hdb_db *db, MDB_txn *txn, uint32_t id, struct hdb_secret **ret_copy);
+int db_new_dek(struct hdb_db *db, MDB_txn *txn, struct engine_dek *ret);
+void db_publish_dek(struct hdb_db *db, struct engine_dek *d);
+int db_make_aead(struct hdb_db *db, MDB_txn *txn, uint32_t id, struct crypto_aead **ret);
+int db_kcv(struct hdb_db *db, const struct hdb_secret *master, unsigned char out[32]);
+int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master);
+/* the AEAD for data key id in this session (cached) */
+int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret);
+int meta_get_u32(struct hdb_db *db, MDB_txn *txn, const char *name, uint32_t *ret);
+int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const void *v, size_t vlen);
+int meta_dek_get(struct hdb_db *db, MDB_txn *txn, uint32_t id, unsigned char rec[DEK_REC_LEN]);
+void dek_meta_key(uint32_t id, unsigned char out[7]);
+
+/* ---- engine/table.c */
+int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **ret_sc);
+void sess_cache_clear(struct hdb_session *s);
+
+/* ---- engine/kv.c */
+int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id);
+
+#endif

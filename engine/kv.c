@@ -1,0 +1,339 @@
+/*
+ * kv.c - the key-value API: named keyspaces of opaque keys and values.
+ *
+ *   'K' prf("ks" 0 name)           -> sealed u32 keyspace id || name
+ *   'V' u32 id || prf(u32 id || key) -> sealed u32 klen || key || value
+ *
+ * The user key is inside the sealed value, so a get can confirm that the
+ * entry found is the key asked for (a PRF collision cannot return the wrong
+ * value) and a scan can hand keys back.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+static const char KS_DOMAIN[] = "ks";   /* with its NUL: "ks\0" */
+
+static int check_name(struct hdb_session *s, const char *what, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > HDB_MAX_NAME_LEN)
+		return sess_err(s, HDB_EINVAL, "%s name must be 1 to %d bytes", what, HDB_MAX_NAME_LEN);
+	return HDB_OK;
+}
+
+static void ks_cache_put(struct hdb_session *s, const char *name, const unsigned char *nkey,
+                         size_t nkeylen, const MDB_val *raw, uint32_t id)
+{
+	struct sess_keyspace *e;
+	if (s->nkeyspaces < SESS_CACHE) {
+		e = &s->keyspaces[s->nkeyspaces++];
+		memset(e, 0, sizeof(*e));
+	} else {
+		e = &s->keyspaces[id % SESS_CACHE];
+		free(e->name);
+		buf_free(&e->nraw);
+	}
+	e->name = strdup(name);
+	if (!e->name || buf_append(&e->nraw, raw->mv_data, raw->mv_size) != HDB_OK) {
+		free(e->name);
+		e->name = NULL;
+		buf_free(&e->nraw);
+		return;
+	}
+	memcpy(e->nkey, nkey, nkeylen);
+	e->nkeylen = nkeylen;
+	e->id = id;
+}
+
+int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id)
+{
+	int rc = check_name(s, "keyspace", name);
+	if (rc)
+		return rc;
+	struct hdb_db *db = s->db;
+	MDB_val mk, mv;
+	for (size_t i = 0; i < s->nkeyspaces; i++) {
+		struct sess_keyspace *e = &s->keyspaces[i];
+		if (!e->name || strcmp(e->name, name) != 0)
+			continue;
+		mk.mv_size = e->nkeylen;
+		mk.mv_data = e->nkey;
+		if (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
+		    memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0) {
+			*ret_id = e->id;
+			return HDB_OK;
+		}
+		break;
+	}
+	unsigned char nkey[1 + 64];
+	size_t hlen;
+	size_t nlen = strlen(name);
+	nkey[0] = TAG_KSNAME;
+	rc = sess_hash(s, KS_DOMAIN, sizeof(KS_DOMAIN), name, nlen, nkey + 1, &hlen);
+	if (rc)
+		return rc;
+	mk.mv_size = 1 + hlen;
+	mk.mv_data = nkey;
+	int mrc = mdb_get(s->txn, db->data, &mk, &mv);
+	if (mrc == MDB_SUCCESS) {
+		struct buf b = { 0 };
+		rc = sess_open_value(s, nkey, 1 + hlen, &mv, &b);
+		if (rc == HDB_OK && (b.len != 4 + nlen || memcmp(b.p + 4, name, nlen) != 0))
+			rc = sess_err(s, HDB_ECORRUPT, "keyspace index entry does not match its name");
+		if (rc == HDB_OK) {
+			*ret_id = get_u32be(b.p);
+			ks_cache_put(s, name, nkey, 1 + hlen, &mv, *ret_id);
+		}
+		buf_free(&b);
+		return rc;
+	}
+	if (mrc != MDB_NOTFOUND)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot read keyspace index: %s", mdb_strerror(mrc));
+	if (!create)
+		return sess_err(s, HDB_ENOTFOUND, "no keyspace '%s'", name);
+	uint64_t id;
+	rc = sess_next_counter(s, STATE_NEXT_ID, 0, &id);
+	if (rc)
+		return rc;
+	if (id > UINT32_MAX)
+		return sess_err(s, HDB_EFULL, "object ids exhausted");
+	struct buf b = { 0 };
+	rc = buf_put_u32be(&b, (uint32_t)id);
+	if (!rc)
+		rc = buf_append(&b, name, nlen);
+	if (!rc)
+		rc = sess_put_sealed(s, nkey, 1 + hlen, b.p, b.len, MDB_NOOVERWRITE);
+	buf_free(&b);
+	if (rc)
+		return rc;
+	*ret_id = (uint32_t)id;
+	return HDB_OK;
+}
+
+/* 'V' || u32 id || prf(u32 id || key) */
+static int kv_key(struct hdb_session *s, uint32_t ks, const void *key, size_t klen,
+                  unsigned char *out, size_t *ret_len)
+{
+	out[0] = TAG_KV;
+	put_u32be(out + 1, ks);
+	size_t hl;
+	int rc = sess_hash(s, out + 1, 4, key, klen, out + 5, &hl);
+	if (rc)
+		return rc;
+	*ret_len = 5 + hl;
+	return HDB_OK;
+}
+
+static int check_key(struct hdb_session *s, const void *key, size_t klen)
+{
+	if (!key || klen == 0 || klen > HDB_MAX_KEY_LEN)
+		return sess_err(s, HDB_EINVAL, "key must be 1 to %d bytes", HDB_MAX_KEY_LEN);
+	return HDB_OK;
+}
+
+static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_t klen, const void *val,
+                      size_t vlen)
+{
+	unsigned char k[ENGINE_MAX_LMDB_KEY];
+	size_t kl;
+	int rc = kv_key(s, ks, key, klen, k, &kl);
+	if (rc)
+		return rc;
+	if (!val) {
+		MDB_val mk = { kl, k };
+		int mrc = mdb_del(s->txn, s->db->data, &mk, NULL);
+		if (mrc == MDB_NOTFOUND)
+			return HDB_OK;
+		if (mrc)
+			return sess_err(s, mdb_to_hdb(mrc), "cannot delete: %s", mdb_strerror(mrc));
+		return HDB_OK;
+	}
+	buf_reset(&s->pbuf);
+	rc = buf_put_u32be(&s->pbuf, (uint32_t)klen);
+	if (!rc)
+		rc = buf_append(&s->pbuf, key, klen);
+	if (!rc)
+		rc = buf_append(&s->pbuf, val, vlen);
+	if (rc)
+		return sess_err(s, rc, "out of memory");
+	return sess_put_sealed(s, k, kl, s->pbuf.p, s->pbuf.len, 0);
+}
+
+int hdb_kv_put(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, const void *val,
+               size_t vlen)
+{
+	bool auto_txn;
+	if (!s)
+		return HDB_EINVAL;
+	if (!val && vlen)
+		return sess_err(s, HDB_EINVAL, "value is NULL");
+	int rc = check_key(s, key, klen);
+	if (rc)
+		return rc;
+	rc = op_begin(s, true, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t ks;
+	rc = keyspace_lookup(s, keyspace, true, &ks);
+	if (!rc)
+		rc = kv_put_one(s, ks, key, klen, val ? val : "", vlen);
+	return op_end(s, auto_txn, rc);
+}
+
+int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct hdb_kv_op *ops, size_t n)
+{
+	bool auto_txn;
+	if (!s || (!ops && n))
+		return HDB_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_key(s, ops[i].key, ops[i].klen);
+		if (rc)
+			return rc;
+	}
+	int rc = op_begin(s, true, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t ks;
+	rc = keyspace_lookup(s, keyspace, true, &ks);
+	for (size_t i = 0; rc == HDB_OK && i < n; i++)
+		rc = kv_put_one(s, ks, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
+	return op_end(s, auto_txn, rc);
+}
+
+/* Splits an opened 'V' payload; checks the key when want != NULL. */
+static int kv_split(struct hdb_session *s, const struct buf *b, const void *want, size_t wantlen,
+                    const unsigned char **ret_key, size_t *ret_klen, const unsigned char **ret_val,
+                    size_t *ret_vlen)
+{
+	if (b->len < 4)
+		return sess_err(s, HDB_ECORRUPT, "key-value entry is malformed");
+	size_t kl = get_u32be(b->p);
+	if (kl > b->len - 4)
+		return sess_err(s, HDB_ECORRUPT, "key-value entry is malformed");
+	if (want && (kl != wantlen || memcmp(b->p + 4, want, kl) != 0))
+		return HDB_ENOTFOUND;
+	*ret_key = b->p + 4;
+	*ret_klen = kl;
+	*ret_val = b->p + 4 + kl;
+	*ret_vlen = b->len - 4 - kl;
+	return HDB_OK;
+}
+
+int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, void **ret_val,
+               size_t *ret_len)
+{
+	bool auto_txn;
+	if (!s || !ret_val || !ret_len)
+		return HDB_EINVAL;
+	int rc = check_key(s, key, klen);
+	if (rc)
+		return rc;
+	rc = op_begin(s, false, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t ks;
+	unsigned char k[ENGINE_MAX_LMDB_KEY];
+	size_t kl;
+	rc = keyspace_lookup(s, keyspace, false, &ks);
+	if (!rc)
+		rc = kv_key(s, ks, key, klen, k, &kl);
+	if (!rc)
+		rc = sess_get(s, k, kl, &s->vbuf);
+	if (!rc) {
+		const unsigned char *kp, *vp;
+		size_t kpl, vpl;
+		rc = kv_split(s, &s->vbuf, key, klen, &kp, &kpl, &vp, &vpl);
+		if (!rc) {
+			void *copy = malloc(vpl ? vpl : 1);
+			if (!copy) {
+				rc = sess_err(s, HDB_ENOMEM, "out of memory");
+			} else {
+				memcpy(copy, vp, vpl);
+				*ret_val = copy;
+				*ret_len = vpl;
+			}
+		}
+	}
+	if (rc == HDB_ENOTFOUND && !s->errmsg[0])
+		sess_err(s, HDB_ENOTFOUND, "key not found");
+	return op_end(s, auto_txn, rc);
+}
+
+int hdb_kv_delete(struct hdb_session *s, const char *keyspace, const void *key, size_t klen)
+{
+	bool auto_txn;
+	if (!s)
+		return HDB_EINVAL;
+	int rc = check_key(s, key, klen);
+	if (rc)
+		return rc;
+	rc = op_begin(s, true, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t ks;
+	unsigned char k[ENGINE_MAX_LMDB_KEY];
+	size_t kl;
+	rc = keyspace_lookup(s, keyspace, false, &ks);
+	if (!rc)
+		rc = kv_key(s, ks, key, klen, k, &kl);
+	if (!rc) {
+		MDB_val mk = { kl, k };
+		int mrc = mdb_del(s->txn, s->db->data, &mk, NULL);
+		if (mrc == MDB_NOTFOUND)
+			rc = sess_err(s, HDB_ENOTFOUND, "key not found");
+		else if (mrc)
+			rc = sess_err(s, mdb_to_hdb(mrc), "cannot delete: %s", mdb_strerror(mrc));
+	}
+	return op_end(s, auto_txn, rc);
+}
+
+int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, void *arg)
+{
+	bool auto_txn;
+	if (!s || !fn)
+		return HDB_EINVAL;
+	int rc = op_begin(s, false, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t ks;
+	MDB_cursor *c = NULL;
+	struct buf b = { 0 };
+	int stop = 0;
+	rc = keyspace_lookup(s, keyspace, false, &ks);
+	if (rc)
+		goto out;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		goto out;
+	}
+	unsigned char prefix[5] = { TAG_KV };
+	put_u32be(prefix + 1, ks);
+	MDB_val mk = { sizeof(prefix), prefix }, mv;
+	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		if (mk.mv_size < sizeof(prefix) || memcmp(mk.mv_data, prefix, sizeof(prefix)) != 0)
+			break;
+		rc = sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b);
+		if (rc)
+			goto out;
+		const unsigned char *kp, *vp;
+		size_t kpl, vpl;
+		rc = kv_split(s, &b, NULL, 0, &kp, &kpl, &vp, &vpl);
+		if (rc)
+			goto out;
+		stop = fn(arg, kp, kpl, vp, vpl);
+		if (stop)
+			goto out;
+	}
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));
+out:
+	if (c)
+		mdb_cursor_close(c);
+	buf_free_wipe(&b);
+	rc = op_end(s, auto_txn, rc);
+	return rc ? rc : stop;
+}

@@ -1,0 +1,570 @@
+/*
+ * maint.c - whole-database work: stats, verify, key listing, master-key
+ * rotation and online rekey.
+ *
+ * Rekey protocol (resumable, online):
+ *   1. one write txn: create data key T, make it active, record
+ *      meta "rekey" = T || "" (the position);
+ *   2. repeated write txns of at most `batch` values: re-seal each value
+ *      sealed under a key older than T (ids only grow), and record the last
+ *      LMDB key done as the position, in the same txn;
+ *   3. one write txn: retire every key older than T (its wrapped bytes are
+ *      erased), delete "rekey".
+ * A crash anywhere leaves a consistent state; calling hdb_rekey() again
+ * continues from the recorded position.  Writers meanwhile seal under T (or
+ * newer), readers read either.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "engine_int.h"
+
+struct obj {
+	char kind[16];
+	uint32_t id;
+	char name[HDB_MAX_NAME_LEN + 1];
+	uint64_t entries, bytes, bad;
+};
+
+struct objs {
+	struct obj *v;
+	size_t n;
+};
+
+static struct obj *obj_get(struct objs *o, const char *kind, uint32_t id)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].id == id && strcmp(o->v[i].kind, kind) == 0)
+			return &o->v[i];
+	struct obj *nv = realloc(o->v, (o->n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	o->v = nv;
+	struct obj *e = &o->v[o->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	e->id = id;
+	if (strcmp(kind, "table") == 0 || strcmp(kind, "keyspace") == 0)
+		snprintf(e->name, sizeof(e->name), "#%u", id);
+	else
+		snprintf(e->name, sizeof(e->name), "%s", kind);
+	return e;
+}
+
+/* Names tables and keyspaces from the catalog (best effort: an entry that
+ * fails authentication keeps its "#id" name and is counted as bad later). */
+static void name_objects(struct hdb_session *s, MDB_cursor *c, struct objs *o)
+{
+	MDB_val mk, mv;
+	struct buf b = { 0 };
+	for (int mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		unsigned char tag = ((unsigned char *)mk.mv_data)[0];
+		if (tag != TAG_NAME && tag != TAG_KSNAME)
+			continue;
+		if (sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b) != HDB_OK || b.len < 5 ||
+		    b.len - 4 > HDB_MAX_NAME_LEN)
+			continue;
+		struct obj *e = obj_get(o, tag == TAG_NAME ? "table" : "keyspace", get_u32be(b.p));
+		if (e)
+			snprintf(e->name, sizeof(e->name), "%.*s", (int)(b.len - 4), (char *)b.p + 4);
+	}
+	buf_free_wipe(&b);
+	s->errmsg[0] = '\0';
+}
+
+static struct obj *classify(struct objs *o, const MDB_val *mk)
+{
+	const unsigned char *k = mk->mv_data;
+	if (mk->mv_size >= 5 && k[0] == TAG_ROW)
+		return obj_get(o, "table", get_u32be(k + 1));
+	if (mk->mv_size >= 5 && k[0] == TAG_KV)
+		return obj_get(o, "keyspace", get_u32be(k + 1));
+	if (k[0] == TAG_NAME || k[0] == TAG_CATALOG || k[0] == TAG_KSNAME)
+		return obj_get(o, "catalog", 0);
+	return obj_get(o, "internal", 0);
+}
+
+static void describe_key(const MDB_val *mk, char *out, size_t outlen)
+{
+	size_t n = mk->mv_size > 21 ? 21 : mk->mv_size;
+	char hex[64];
+	hex_encode(mk->mv_data, n, hex);
+	snprintf(out, outlen, "%s%s", hex, mk->mv_size > n ? "..." : "");
+}
+
+int hdb_stats(struct hdb_session *s, hdb_stat_fn fn, void *arg)
+{
+	bool auto_txn;
+	if (!s || !fn)
+		return HDB_EINVAL;
+	int rc = op_begin(s, false, &auto_txn);
+	if (rc)
+		return rc;
+	struct objs o = { 0 };
+	MDB_cursor *c;
+	int stop = 0;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		goto out;
+	}
+	name_objects(s, c, &o);
+	MDB_val mk, mv;
+	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		struct obj *e = classify(&o, &mk);
+		if (!e) {
+			rc = sess_err(s, HDB_ENOMEM, "out of memory");
+			break;
+		}
+		e->entries++;
+		e->bytes += mk.mv_size + mv.mv_size;
+	}
+	mdb_cursor_close(c);
+	for (size_t i = 0; rc == HDB_OK && i < o.n && !stop; i++) {
+		struct hdb_stat st;
+		memset(&st, 0, sizeof(st));
+		snprintf(st.kind, sizeof(st.kind), "%s", o.v[i].kind);
+		snprintf(st.name, sizeof(st.name), "%s", o.v[i].name);
+		st.entries = o.v[i].entries;
+		st.bytes = o.v[i].bytes;
+		stop = fn(arg, &st);
+	}
+out:
+	free(o.v);
+	rc = op_end(s, auto_txn, rc);
+	return rc ? rc : stop;
+}
+
+int hdb_key_list(struct hdb_session *s, hdb_key_fn fn, void *arg)
+{
+	bool auto_txn;
+	if (!s || !fn)
+		return HDB_EINVAL;
+	if (!s->db->encrypted)
+		return HDB_OK;
+	int rc = op_begin(s, false, &auto_txn);
+	if (rc)
+		return rc;
+	uint32_t next, active;
+	int stop = 0;
+	rc = meta_get_u32(s->db, s->txn, "nextkey", &next);
+	if (!rc)
+		rc = meta_get_u32(s->db, s->txn, "active", &active);
+	if (rc) {
+		sess_err(s, rc, "%s", s->db->errmsg);
+		goto out;
+	}
+	for (uint32_t id = 1; id < next && !stop; id++) {
+		unsigned char rec[DEK_REC_LEN];
+		rc = meta_dek_get(s->db, s->txn, id, rec);
+		if (rc) {
+			sess_err(s, rc, "%s", s->db->errmsg);
+			goto out;
+		}
+		struct hdb_key_info ki = {
+			.key_id = id,
+			.created = (int64_t)get_u64be(rec + 1),
+			.encryptions = get_u64be(rec + 9),
+			.active = id == active,
+			.retired = rec[0] == DEK_RETIRED,
+		};
+		stop = fn(arg, &ki);
+	}
+out:
+	rc = op_end(s, auto_txn, rc);
+	return rc ? rc : stop;
+}
+
+struct keycount {
+	uint32_t id;
+	uint64_t n;
+};
+
+int hdb_verify(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg)
+{
+	bool auto_txn;
+	if (!s)
+		return HDB_EINVAL;
+	(void)what; /* both checks authenticate every value: GCM is integrity */
+	int rc = op_begin(s, false, &auto_txn);
+	if (rc)
+		return rc;
+	struct objs o = { 0 };
+	struct keycount *kc = NULL;
+	size_t nkc = 0;
+	uint64_t nbad = 0;
+	char first[1024] = "";
+	struct buf b = { 0 };
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		goto out;
+	}
+	name_objects(s, c, &o);
+	MDB_val mk, mv;
+	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		struct obj *e = classify(&o, &mk);
+		if (!e) {
+			rc = sess_err(s, HDB_ENOMEM, "out of memory");
+			break;
+		}
+		e->entries++;
+		int orc = sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b);
+		if (orc) {
+			e->bad++;
+			if (nbad++ == 0) {
+				char kd[80];
+				describe_key(&mk, kd, sizeof(kd));
+				snprintf(first, sizeof(first), "%s '%s': value %llu (LMDB key %s): %.300s", e->kind, e->name,
+				         (unsigned long long)e->entries, kd, s->errmsg);
+			}
+			continue;
+		}
+		uint32_t id = sealed_key_id(&mv);
+		size_t i;
+		for (i = 0; i < nkc && kc[i].id != id; i++)
+			;
+		if (i == nkc) {
+			struct keycount *nk = realloc(kc, (nkc + 1) * sizeof(*nk));
+			if (!nk) {
+				rc = sess_err(s, HDB_ENOMEM, "out of memory");
+				break;
+			}
+			kc = nk;
+			kc[nkc].id = id;
+			kc[nkc].n = 0;
+			nkc++;
+		}
+		kc[i].n++;
+	}
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND && rc == HDB_OK)
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read database: %s", mdb_strerror(mrc));
+	mdb_cursor_close(c);
+	if (rc)
+		goto out;
+	for (size_t i = 0; fn && i < o.n; i++) {
+		char detail[64] = "";
+		struct hdb_verify_item it = { o.v[i].kind, o.v[i].name, o.v[i].entries, o.v[i].bad, detail };
+		if (o.v[i].bad)
+			snprintf(detail, sizeof(detail), "%llu value(s) failed authentication",
+			         (unsigned long long)o.v[i].bad);
+		fn(arg, &it);
+	}
+	for (size_t i = 0; fn && i < nkc; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%u", kc[i].id);
+		struct hdb_verify_item it = { s->db->encrypted ? "data-key" : "plaintext", name, kc[i].n, 0, "" };
+		fn(arg, &it);
+	}
+	if (nbad)
+		rc = sess_err(s, HDB_ECORRUPT, "%llu value(s) failed verification; first: %s",
+		              (unsigned long long)nbad, first);
+out:
+	free(o.v);
+	free(kc);
+	buf_free_wipe(&b);
+	return op_end(s, auto_txn, rc);
+}
+
+/* ------------------------------------------------------------ rotate-key */
+
+int hdb_rotate_master_key(struct hdb_session *s, const struct hdb_config *new_cfg)
+{
+	if (!s || !new_cfg)
+		return HDB_EINVAL;
+	struct hdb_db *db = s->db;
+	if (!db->encrypted)
+		return sess_err(s, HDB_EINVAL, "database '%s' is not encrypted", db->path);
+	if (s->txn)
+		return sess_err(s, HDB_ETXN, "rotate-key cannot run inside a transaction");
+	char err[512] = "";
+	struct keys_kdf kdf;
+	memset(&kdf, 0, sizeof(kdf));
+	struct hdb_secret *nm = NULL;
+	int rc;
+	if (new_cfg->key_kind == HDB_KEY_PASSWORD) {
+		rc = keys_new_kdf(db->lib, new_cfg, &kdf, err, sizeof(err));
+		if (rc)
+			return sess_err(s, rc, "new key: %s", err);
+	}
+	rc = keys_load_master(db->lib, new_cfg, &kdf, &nm, err, sizeof(err));
+	if (rc)
+		return sess_err(s, rc, "new key: %s", err);
+	unsigned char kcv[32];
+	rc = db_kcv(db, nm, kcv);
+	if (rc)
+		goto out;
+	rc = txn_begin(s, true);
+	if (rc)
+		goto out;
+	MDB_val k = META_KEY("kcv"), v;
+	if (mdb_get(s->txn, db->meta, &k, &v) == MDB_SUCCESS && v.mv_size == 32 &&
+	    CRYPTO_memcmp(v.mv_data, kcv, 32) == 0 && kdf.alg == db->kdf.alg &&
+	    memcmp(kdf.salt, db->kdf.salt, KEYS_SALT_LEN) == 0) {
+		txn_abort(s);
+		rc = sess_err(s, HDB_EINVAL, "the new master key is the same as the current one");
+		goto out;
+	}
+	rc = db_wrap_all(db, s->txn, nm);
+	if (rc) {
+		sess_err(s, rc, "%s", db->errmsg);
+		txn_abort(s);
+		goto out;
+	}
+	MDB_val hk = META_KEY("header");
+	if (mdb_get(s->txn, db->meta, &hk, &v) != MDB_SUCCESS || v.mv_size != HDR_LEN) {
+		txn_abort(s);
+		rc = sess_err(s, HDB_ECORRUPT, "database header is missing");
+		goto out;
+	}
+	unsigned char h[HDR_LEN];
+	memcpy(h, v.mv_data, HDR_LEN);
+	h[22] = kdf.alg;
+	put_u32be(h + 23, kdf.m_kib);
+	put_u32be(h + 27, kdf.t);
+	put_u32be(h + 31, kdf.p);
+	put_u32be(h + 35, kdf.iterations);
+	memcpy(h + 39, kdf.salt, KEYS_SALT_LEN);
+	rc = meta_put(db, s->txn, "header", 6, h, HDR_LEN);
+	if (rc) {
+		sess_err(s, rc, "%s", db->errmsg);
+		txn_abort(s);
+		goto out;
+	}
+	rc = txn_commit(s);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&db->lock);
+	secret_free(db->master);
+	db->master = nm;
+	db->kdf = kdf;
+	pthread_mutex_unlock(&db->lock);
+	nm = NULL;
+out:
+	secret_free(nm);
+	OPENSSL_cleanse(&kdf, sizeof(kdf));
+	return rc;
+}
+
+/* ------------------------------------------------------------------ rekey */
+
+static int rekey_state(struct hdb_session *s, uint32_t *target, struct buf *pos)
+{
+	MDB_val k = META_KEY("rekey"), v;
+	int mrc = mdb_get(s->txn, s->db->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		return HDB_ENOTFOUND;
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot read rekey state: %s", mdb_strerror(mrc));
+	if (v.mv_size < 4 || v.mv_size > 4 + ENGINE_MAX_LMDB_KEY)
+		return sess_err(s, HDB_ECORRUPT, "rekey state is malformed");
+	*target = get_u32be(v.mv_data);
+	buf_reset(pos);
+	return buf_append(pos, (unsigned char *)v.mv_data + 4, v.mv_size - 4);
+}
+
+static int rekey_save(struct hdb_session *s, uint32_t target, const void *pos, size_t n)
+{
+	unsigned char v[4 + ENGINE_MAX_LMDB_KEY];
+	put_u32be(v, target);
+	memcpy(v + 4, pos, n);
+	int rc = meta_put(s->db, s->txn, "rekey", 5, v, 4 + n);
+	return rc ? sess_err(s, rc, "%s", s->db->errmsg) : HDB_OK;
+}
+
+/* Starts a rekey (or finds the one in progress): *target is the new key. */
+static int rekey_start(struct hdb_session *s, uint32_t *target, struct buf *pos)
+{
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	rc = rekey_state(s, target, pos);
+	if (rc == HDB_ENOTFOUND) {
+		struct engine_dek *np = realloc(s->pending, (s->npending + 1) * sizeof(*np));
+		if (!np) {
+			txn_abort(s);
+			return sess_err(s, HDB_ENOMEM, "out of memory");
+		}
+		s->pending = np;
+		/* persist the old key's count before the switch */
+		unsigned char rec[DEK_REC_LEN], mk[7];
+		rc = meta_dek_get(s->db, s->txn, s->active_id, rec);
+		if (!rc) {
+			put_u64be(rec + 9, s->active_count);
+			dek_meta_key(s->active_id, mk);
+			rc = meta_put(s->db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
+		}
+		s->count_dirty = false;
+		if (!rc)
+			rc = db_new_dek(s->db, s->txn, &s->pending[s->npending]);
+		if (rc) {
+			sess_err(s, rc, "%s", s->db->errmsg);
+			txn_abort(s);
+			return rc;
+		}
+		*target = s->pending[s->npending].id;
+		s->npending++;
+		buf_reset(pos);
+		rc = rekey_save(s, *target, "", 0);
+	}
+	if (rc) {
+		txn_abort(s);
+		return rc;
+	}
+	return txn_commit(s);
+}
+
+static int rekey_batch(struct hdb_session *s, uint32_t target, struct buf *pos, size_t batch, size_t *ret_done,
+                       bool *ret_end)
+{
+	struct hdb_db *db = s->db;
+	struct buf keys = { 0 };
+	*ret_done = 0;
+	*ret_end = false;
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, db->data, &c);
+	if (mrc) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		goto out_abort;
+	}
+	MDB_val mk = { pos->len, pos->p }, mv;
+	if (pos->len) {
+		mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+		if (mrc == MDB_SUCCESS && mk.mv_size == pos->len && memcmp(mk.mv_data, pos->p, pos->len) == 0)
+			mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT);
+	} else {
+		mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST);
+	}
+	/* collect up to `batch` keys: u16 length || key */
+	size_t visited = 0;
+	for (; mrc == MDB_SUCCESS && visited < batch; mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		visited++;
+		uint32_t id = sealed_key_id(&mv);
+		if (id != 0 && id < target) {
+			unsigned char l[2] = { (unsigned char)(mk.mv_size >> 8), (unsigned char)mk.mv_size };
+			if (buf_append(&keys, l, 2) || buf_append(&keys, mk.mv_data, mk.mv_size)) {
+				mdb_cursor_close(c);
+				rc = sess_err(s, HDB_ENOMEM, "out of memory");
+				goto out_abort;
+			}
+		}
+		buf_reset(pos);
+		if (buf_append(pos, mk.mv_data, mk.mv_size)) {
+			mdb_cursor_close(c);
+			rc = sess_err(s, HDB_ENOMEM, "out of memory");
+			goto out_abort;
+		}
+	}
+	mdb_cursor_close(c);
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));
+		goto out_abort;
+	}
+	*ret_end = mrc == MDB_NOTFOUND;
+	struct buf val = { 0 };
+	for (size_t off = 0; off < keys.len;) {
+		size_t kl = (size_t)keys.p[off] << 8 | keys.p[off + 1];
+		const unsigned char *k = keys.p + off + 2;
+		off += 2 + kl;
+		rc = sess_get(s, k, kl, &val);
+		if (!rc)
+			rc = sess_put_sealed(s, k, kl, val.p, val.len, 0);
+		if (rc) {
+			buf_free_wipe(&val);
+			goto out_abort;
+		}
+	}
+	buf_free_wipe(&val);
+	rc = rekey_save(s, target, pos->p, pos->len);
+	if (rc)
+		goto out_abort;
+	buf_free(&keys);
+	*ret_done = visited;
+	return txn_commit(s);
+out_abort:
+	buf_free(&keys);
+	txn_abort(s);
+	return rc;
+}
+
+static int rekey_finish(struct hdb_session *s, uint32_t target)
+{
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	for (uint32_t id = 1; id < target; id++) {
+		unsigned char rec[DEK_REC_LEN], mk[7];
+		rc = meta_dek_get(s->db, s->txn, id, rec);
+		if (rc) {
+			sess_err(s, rc, "%s", s->db->errmsg);
+			goto out_abort;
+		}
+		if (rec[0] == DEK_RETIRED)
+			continue;
+		rec[0] = DEK_RETIRED;
+		memset(rec + 17, 0, CRYPTO_WRAPPED_LEN);
+		dek_meta_key(id, mk);
+		rc = meta_put(s->db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
+		if (rc)
+			goto out_abort;
+	}
+	MDB_val k = META_KEY("rekey");
+	int mrc = mdb_del(s->txn, s->db->meta, &k, NULL);
+	if (mrc) {
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot finish rekey: %s", mdb_strerror(mrc));
+		goto out_abort;
+	}
+	return txn_commit(s);
+out_abort:
+	txn_abort(s);
+	return rc;
+}
+
+int hdb_rekey(struct hdb_session *s, size_t batch, hdb_progress_fn progress, void *arg)
+{
+	if (!s)
+		return HDB_EINVAL;
+	if (!s->db->encrypted)
+		return sess_err(s, HDB_EINVAL, "database '%s' is not encrypted", s->db->path);
+	if (s->txn)
+		return sess_err(s, HDB_ETXN, "rekey cannot run inside a transaction");
+	if (batch == 0)
+		batch = 1000;
+	struct buf pos = { 0 };
+	uint32_t target = 0;
+	int rc = rekey_start(s, &target, &pos);
+	if (rc)
+		goto out;
+	MDB_stat st;
+	uint64_t total = 0, done = 0;
+	MDB_txn *t;
+	if (mdb_txn_begin(s->db->env, NULL, MDB_RDONLY, &t) == MDB_SUCCESS) {
+		if (mdb_stat(t, s->db->data, &st) == MDB_SUCCESS)
+			total = st.ms_entries;
+		mdb_txn_abort(t);
+	}
+	bool end = false;
+	while (!end) {
+		size_t n;
+		rc = rekey_batch(s, target, &pos, batch, &n, &end);
+		if (rc)
+			goto out;
+		done += n;
+		if (progress)
+			progress(arg, done > total ? total : done, total);
+	}
+	rc = rekey_finish(s, target);
+out:
+	buf_free(&pos);
+	return rc;
+}

@@ -1,0 +1,537 @@
+/*
+ * session.c - sessions, transactions, and the seal/open of stored values.
+ *
+ * Transaction state machine of a session:
+ *
+ *   NONE --hdb_begin / op_begin(auto)--> OPEN --commit/abort--> NONE
+ *                                        OPEN --failed write--> POISONED
+ *   POISONED --hdb_abort--> NONE   (every other call: HDB_ETXN)
+ *
+ * Read transactions are reset, not freed, and renewed for the next read, so
+ * an autocommit point read costs no allocation.
+ *
+ * Sealing writes straight into LMDB's page (MDB_RESERVE): one copy less.
+ * Before each seal the active data key's count is checked against the
+ * configured maximum; at the maximum a fresh data key is created inside the
+ * same transaction (NIST SP 800-38D 8.3: random nonces, at most 2^32
+ * invocations per key).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "engine_int.h"
+
+int sess_err(struct hdb_session *s, int rc, const char *fmt, ...)
+{
+	if (s) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static char *dup_or(const char *p, const char *dflt)
+{
+	return strdup(p && *p ? p : dflt);
+}
+
+int hdb_session_open(struct hdb_db *db, const struct hdb_principal *who, struct hdb_session **ret_s)
+{
+	if (!db || !ret_s || !db->env)
+		return HDB_EINVAL;
+	if (!who || !who->user || !*who->user)
+		return db_err(db, HDB_EINVAL, "a session needs a user");
+	struct hdb_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return HDB_ENOMEM;
+	s->db = db;
+	s->user = dup_or(who->user, "");
+	s->source_addr = dup_or(who->source_addr, "local");
+	s->application = dup_or(who->application, "libheliosdb");
+	int rc = HDB_ENOMEM;
+	if (!s->user || !s->source_addr || !s->application)
+		goto out_free;
+	if (db->encrypted) {
+		rc = crypto_prf_new(db->lib, db->prf_key->buf, &s->prf);
+		if (rc)
+			goto out_free;
+	}
+	*ret_s = s;
+	return HDB_OK;
+out_free:
+	hdb_session_close(s);
+	return rc;
+}
+
+static void drop_pending(struct hdb_session *s)
+{
+	for (size_t i = 0; i < s->npending; i++)
+		secret_free(s->pending[i].key);
+	s->npending = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < s->naeads; i++) {
+		if (s->aeads[i].pending)
+			crypto_aead_free(s->aeads[i].aead);
+		else
+			s->aeads[j++] = s->aeads[i];
+	}
+	s->naeads = j;
+}
+
+void hdb_session_close(struct hdb_session *s)
+{
+	if (!s)
+		return;
+	if (s->txn)
+		txn_abort(s);
+	if (s->rtxn_idle)
+		mdb_txn_abort(s->rtxn_idle);
+	drop_pending(s);
+	free(s->pending);
+	for (size_t i = 0; i < s->naeads; i++)
+		crypto_aead_free(s->aeads[i].aead);
+	free(s->aeads);
+	crypto_prf_free(s->prf);
+	sess_cache_clear(s);
+	buf_free_wipe(&s->kbuf);
+	buf_free_wipe(&s->vbuf);
+	buf_free_wipe(&s->pbuf);
+	free(s->user);
+	free(s->source_addr);
+	free(s->application);
+	free(s);
+}
+
+const char *hdb_session_errmsg(const struct hdb_session *s)
+{
+	if (!s)
+		return "no session";
+	return s->errmsg[0] ? s->errmsg : "no error";
+}
+
+static int aead_cache_add(struct hdb_session *s, uint32_t id, bool pending, struct crypto_aead *a)
+{
+	struct sess_aead *na = realloc(s->aeads, (s->naeads + 1) * sizeof(*na));
+	if (!na)
+		return HDB_ENOMEM;
+	s->aeads = na;
+	s->aeads[s->naeads].id = id;
+	s->aeads[s->naeads].pending = pending;
+	s->aeads[s->naeads].aead = a;
+	s->naeads++;
+	return HDB_OK;
+}
+
+int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret)
+{
+	for (size_t i = 0; i < s->naeads; i++) {
+		if (s->aeads[i].id == id) {
+			*ret = s->aeads[i].aead;
+			return HDB_OK;
+		}
+	}
+	struct crypto_aead *a;
+	int rc = db_make_aead(s->db, s->txn, id, &a);
+	if (rc)
+		return sess_err(s, rc, "%s", s->db->errmsg);
+	rc = aead_cache_add(s, id, false, a);
+	if (rc) {
+		crypto_aead_free(a);
+		return rc;
+	}
+	*ret = a;
+	return HDB_OK;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static int load_active(struct hdb_session *s)
+{
+	struct hdb_db *db = s->db;
+	uint32_t id;
+	unsigned char rec[DEK_REC_LEN];
+	int rc = meta_get_u32(db, s->txn, "active", &id);
+	if (!rc)
+		rc = meta_dek_get(db, s->txn, id, rec);
+	if (rc)
+		return sess_err(s, rc, "%s", db->errmsg);
+	s->active_id = id;
+	s->active_count = get_u64be(rec + 9);
+	s->count_dirty = false;
+	return sess_aead(s, id, &s->active_aead);
+}
+
+int txn_begin(struct hdb_session *s, bool write)
+{
+	struct hdb_db *db = s->db;
+	int mrc;
+	if (write && db->rdonly)
+		return sess_err(s, HDB_EPERM, "database '%s' is open read-only", db->path);
+	if (!write && s->rtxn_idle) {
+		mrc = mdb_txn_renew(s->rtxn_idle);
+		if (mrc == MDB_SUCCESS) {
+			s->txn = s->rtxn_idle;
+			s->rtxn_idle = NULL;
+			s->write = false;
+			return HDB_OK;
+		}
+		mdb_txn_abort(s->rtxn_idle);
+		s->rtxn_idle = NULL;
+	}
+	mrc = mdb_txn_begin(db->env, NULL, write ? 0 : MDB_RDONLY, &s->txn);
+	if (mrc) {
+		s->txn = NULL;
+		return sess_err(s, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
+	}
+	s->write = write;
+	s->poisoned = false;
+	if (write && db->encrypted) {
+		int rc = load_active(s);
+		if (rc) {
+			mdb_txn_abort(s->txn);
+			s->txn = NULL;
+			return rc;
+		}
+	}
+	return HDB_OK;
+}
+
+static int store_count(struct hdb_session *s)
+{
+	unsigned char rec[DEK_REC_LEN], mk[7];
+	int rc = meta_dek_get(s->db, s->txn, s->active_id, rec);
+	if (rc)
+		return sess_err(s, rc, "%s", s->db->errmsg);
+	put_u64be(rec + 9, s->active_count);
+	dek_meta_key(s->active_id, mk);
+	rc = meta_put(s->db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
+	if (rc)
+		return sess_err(s, rc, "%s", s->db->errmsg);
+	s->count_dirty = false;
+	return HDB_OK;
+}
+
+int txn_commit(struct hdb_session *s)
+{
+	int rc = HDB_OK;
+	if (!s->txn)
+		return sess_err(s, HDB_ETXN, "no transaction is open");
+	if (!s->write) {
+		mdb_txn_reset(s->txn);
+		if (s->rtxn_idle)
+			mdb_txn_abort(s->rtxn_idle);
+		s->rtxn_idle = s->txn;
+		s->txn = NULL;
+		return HDB_OK;
+	}
+	if (s->count_dirty) {
+		rc = store_count(s);
+		if (rc) {
+			txn_abort(s);
+			return rc;
+		}
+	}
+	int mrc = mdb_txn_commit(s->txn);
+	s->txn = NULL;
+	s->poisoned = false;
+	if (mrc) {
+		drop_pending(s);
+		return sess_err(s, mdb_to_hdb(mrc), "commit failed: %s", mdb_strerror(mrc));
+	}
+	for (size_t i = 0; i < s->npending; i++)
+		db_publish_dek(s->db, &s->pending[i]);
+	s->npending = 0;
+	for (size_t i = 0; i < s->naeads; i++)
+		s->aeads[i].pending = false;
+	return rc;
+}
+
+void txn_abort(struct hdb_session *s)
+{
+	if (!s->txn)
+		return;
+	if (!s->write) {
+		mdb_txn_reset(s->txn);
+		if (s->rtxn_idle)
+			mdb_txn_abort(s->rtxn_idle);
+		s->rtxn_idle = s->txn;
+	} else {
+		mdb_txn_abort(s->txn);
+		drop_pending(s);
+		/* schemas read in this txn may describe tables it created */
+		sess_cache_clear(s);
+	}
+	s->txn = NULL;
+	s->poisoned = false;
+}
+
+int op_begin(struct hdb_session *s, bool write, bool *auto_txn)
+{
+	if (!s)
+		return HDB_EINVAL;
+	s->errmsg[0] = '\0';
+	if (s->poisoned)
+		return sess_err(s, HDB_ETXN, "the transaction failed earlier; abort it with hdb_abort()");
+	if (s->txn) {
+		if (write && !s->write)
+			return sess_err(s, HDB_ETXN, "cannot write in a read-only transaction");
+		*auto_txn = false;
+		return HDB_OK;
+	}
+	*auto_txn = true;
+	return txn_begin(s, write);
+}
+
+int op_end(struct hdb_session *s, bool auto_txn, int rc)
+{
+	if (auto_txn) {
+		if (rc == HDB_OK)
+			return txn_commit(s);
+		txn_abort(s);
+		return rc;
+	}
+	if (rc != HDB_OK && s->write && rc != HDB_ENOTFOUND && rc != HDB_EINVAL &&
+	    rc != HDB_ECONSTRAINT && rc != HDB_EEXIST)
+		s->poisoned = true;
+	return rc;
+}
+
+int hdb_begin(struct hdb_session *s, unsigned flags)
+{
+	if (!s)
+		return HDB_EINVAL;
+	if (s->txn)
+		return sess_err(s, HDB_ETXN, "a transaction is already open in this session");
+	int rc = txn_begin(s, !(flags & HDB_TXN_RDONLY));
+	if (rc == HDB_OK)
+		s->explicit_txn = true;
+	return rc;
+}
+
+int hdb_commit(struct hdb_session *s)
+{
+	if (!s)
+		return HDB_EINVAL;
+	if (!s->txn || !s->explicit_txn)
+		return sess_err(s, HDB_ETXN, "no transaction is open");
+	s->explicit_txn = false;
+	if (s->poisoned) {
+		txn_abort(s);
+		return sess_err(s, HDB_ETXN, "the transaction failed earlier and was rolled back");
+	}
+	return txn_commit(s);
+}
+
+int hdb_abort(struct hdb_session *s)
+{
+	if (!s)
+		return HDB_EINVAL;
+	if (!s->txn || !s->explicit_txn)
+		return sess_err(s, HDB_ETXN, "no transaction is open");
+	s->explicit_txn = false;
+	txn_abort(s);
+	return HDB_OK;
+}
+
+/* ------------------------------------------------------------ seal / open */
+
+int sess_hash(struct hdb_session *s, const void *a, size_t alen, const void *b, size_t blen,
+              unsigned char *out, size_t *ret_len)
+{
+	if (s->db->encrypted) {
+		int rc = crypto_prf(s->prf, a, alen, b, blen, out);
+		if (rc)
+			return sess_err(s, rc, "keyed hash failed");
+		*ret_len = CRYPTO_PRF_LEN;
+		return HDB_OK;
+	}
+	if (alen + blen <= ENGINE_MAX_PLAIN_KEY) {
+		memcpy(out, a, alen);
+		if (blen)
+			memcpy(out + alen, b, blen);
+		*ret_len = alen + blen;
+		return HDB_OK;
+	}
+	/* plaintext mode, long input: an unkeyed digest (nothing is secret here) */
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, alen) &&
+	         EVP_DigestUpdate(c, b, blen) && EVP_DigestFinal_ex(c, out, &n);
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return sess_err(s, HDB_ECRYPTO, "digest failed");
+	*ret_len = n;
+	return HDB_OK;
+}
+
+static int switch_key(struct hdb_session *s)
+{
+	struct hdb_db *db = s->db;
+	int rc = store_count(s);
+	if (rc)
+		return rc;
+	struct engine_dek *np = realloc(s->pending, (s->npending + 1) * sizeof(*np));
+	if (!np)
+		return sess_err(s, HDB_ENOMEM, "out of memory");
+	s->pending = np;
+	struct engine_dek d;
+	rc = db_new_dek(db, s->txn, &d);
+	if (rc)
+		return sess_err(s, rc, "cannot create a data key: %s", db->errmsg);
+	struct crypto_aead *a;
+	rc = crypto_aead_new(db->lib, d.key->buf, &a);
+	if (!rc) {
+		rc = aead_cache_add(s, d.id, true, a);
+		if (rc)
+			crypto_aead_free(a);
+	}
+	if (rc) {
+		secret_free(d.key);
+		return sess_err(s, rc, "cannot set up data key");
+	}
+	s->pending[s->npending++] = d;
+	s->active_id = d.id;
+	s->active_aead = a;
+	s->active_count = 0;
+	s->count_dirty = true;
+	return HDB_OK;
+}
+
+static size_t build_aad(const struct hdb_db *db, const unsigned char *hdr, const unsigned char *k,
+                        size_t klen, unsigned char *aad)
+{
+	memcpy(aad, db->id, ENGINE_ID_LEN);
+	memcpy(aad + ENGINE_ID_LEN, hdr, ENGINE_SEAL_HDR);
+	memcpy(aad + ENGINE_ID_LEN + ENGINE_SEAL_HDR, k, klen);
+	return ENGINE_ID_LEN + ENGINE_SEAL_HDR + klen;
+}
+
+int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, const void *payload,
+                    size_t n, unsigned flags)
+{
+	struct hdb_db *db = s->db;
+	int rc;
+	if (klen > ENGINE_MAX_LMDB_KEY)
+		return sess_err(s, HDB_EINVAL, "internal key too long");
+	if (n > ((size_t)1 << 31))
+		return sess_err(s, HDB_EINVAL, "value too large (%zu bytes)", n);
+	if (db->encrypted && s->active_count >= db->max_encryptions) {
+		rc = switch_key(s);
+		if (rc)
+			return rc;
+	}
+	MDB_val mk = { klen, (void *)k };
+	MDB_val mv = { db->encrypted ? ENGINE_SEAL_OVERHEAD + n : 1 + n, NULL };
+	int mrc = mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_RESERVE);
+	if (mrc == MDB_KEYEXIST)
+		return sess_err(s, HDB_EEXIST, "already exists");
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
+	unsigned char *o = mv.mv_data;
+	if (!db->encrypted) {
+		o[0] = ENGINE_PLAIN_VERSION;
+		memcpy(o + 1, payload, n);
+		return HDB_OK;
+	}
+	o[0] = ENGINE_SEAL_VERSION;
+	put_u32be(o + 1, s->active_id);
+	rc = crypto_nonce(db->lib, o + ENGINE_SEAL_HDR);
+	if (rc)
+		return sess_err(s, rc, "cannot draw a nonce");
+	unsigned char aad[ENGINE_ID_LEN + ENGINE_SEAL_HDR + ENGINE_MAX_LMDB_KEY];
+	size_t aadlen = build_aad(db, o, k, klen, aad);
+	unsigned char *ct = o + ENGINE_SEAL_HDR + CRYPTO_NONCE_LEN;
+	rc = crypto_aead_seal(s->active_aead, o + ENGINE_SEAL_HDR, aad, aadlen, payload, n, ct, ct + n);
+	if (rc)
+		return sess_err(s, rc, "encryption failed");
+	s->active_count++;
+	s->count_dirty = true;
+	return HDB_OK;
+}
+
+uint32_t sealed_key_id(const MDB_val *v)
+{
+	if (v->mv_size < ENGINE_SEAL_OVERHEAD || ((const unsigned char *)v->mv_data)[0] != ENGINE_SEAL_VERSION)
+		return 0;
+	return get_u32be((const unsigned char *)v->mv_data + 1);
+}
+
+int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen, const MDB_val *v,
+                    struct buf *out)
+{
+	struct hdb_db *db = s->db;
+	const unsigned char *p = v->mv_data;
+	buf_reset(out);
+	if (!db->encrypted) {
+		if (v->mv_size < 1 || p[0] != ENGINE_PLAIN_VERSION)
+			return sess_err(s, HDB_ECORRUPT, "stored value is malformed");
+		return buf_append(out, p + 1, v->mv_size - 1);
+	}
+	if (v->mv_size < ENGINE_SEAL_OVERHEAD || klen > ENGINE_MAX_LMDB_KEY)
+		return sess_err(s, HDB_ECORRUPT, "Decryption failed: stored value is truncated");
+	if (p[0] != ENGINE_SEAL_VERSION)
+		return sess_err(s, HDB_ECORRUPT, "Decryption failed: unknown value format %u", p[0]);
+	uint32_t id = get_u32be(p + 1);
+	struct crypto_aead *a;
+	int rc = sess_aead(s, id, &a);
+	if (rc)
+		return sess_err(s, rc == HDB_ENOTFOUND ? HDB_ECORRUPT : rc,
+		                "Decryption failed: data key %u is not available (%s)", id, s->db->errmsg);
+	size_t n = v->mv_size - ENGINE_SEAL_OVERHEAD;
+	rc = buf_reserve(out, n + 1);
+	if (rc)
+		return sess_err(s, rc, "out of memory");
+	unsigned char aad[ENGINE_ID_LEN + ENGINE_SEAL_HDR + ENGINE_MAX_LMDB_KEY];
+	size_t aadlen = build_aad(db, p, k, klen, aad);
+	const unsigned char *ct = p + ENGINE_SEAL_HDR + CRYPTO_NONCE_LEN;
+	rc = crypto_aead_open(a, p + ENGINE_SEAL_HDR, aad, aadlen, ct, n, ct + n, out->p);
+	if (rc)
+		return sess_err(s, HDB_ECORRUPT, "Decryption failed: Authentication tag verification failed");
+	out->len = n;
+	return HDB_OK;
+}
+
+int sess_get(struct hdb_session *s, const unsigned char *k, size_t klen, struct buf *out)
+{
+	MDB_val mk = { klen, (void *)k }, mv;
+	int mrc = mdb_get(s->txn, s->db->data, &mk, &mv);
+	if (mrc == MDB_NOTFOUND)
+		return HDB_ENOTFOUND;
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));
+	return sess_open_value(s, k, klen, &mv, out);
+}
+
+int sess_next_counter(struct hdb_session *s, uint8_t what, uint32_t id, uint64_t *ret)
+{
+	unsigned char k[6] = { TAG_STATE, what };
+	put_u32be(k + 2, id);
+	struct buf b = { 0 };
+	uint64_t v = 1;
+	int rc = sess_get(s, k, sizeof(k), &b);
+	if (rc == HDB_OK) {
+		if (b.len != 8) {
+			buf_free(&b);
+			return sess_err(s, HDB_ECORRUPT, "internal counter is malformed");
+		}
+		v = get_u64be(b.p);
+	} else if (rc != HDB_ENOTFOUND) {
+		buf_free(&b);
+		return rc;
+	}
+	buf_free(&b);
+	unsigned char nv[8];
+	put_u64be(nv, v + 1);
+	rc = sess_put_sealed(s, k, sizeof(k), nv, sizeof(nv), 0);
+	if (rc)
+		return rc;
+	*ret = v;
+	return HDB_OK;
+}

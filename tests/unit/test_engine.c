@@ -1,0 +1,797 @@
+/*
+ * test_engine.c - the engine through its public API, on real LMDB files.
+ * Where a test needs to tamper with what is on disk it closes the database
+ * and opens the LMDB file directly (LMDB forbids two opens in one process).
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include "heliosdb.h"
+
+struct fx {
+	char *dir;
+	char path[600];
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+};
+
+static void fx_open(struct fx *f, unsigned flags)
+{
+	int rc = hdb_open(f->path, f->cfg, flags, &f->db);
+	if (rc)
+		fprintf(stderr, "open: %s\n", hdb_errmsg(f->db));
+	assert_int_equal(rc, HDB_OK);
+	struct hdb_principal who = { "tester", "127.0.0.1", "test_engine" };
+	assert_int_equal(hdb_session_open(f->db, &who, &f->s), HDB_OK);
+}
+
+static void fx_close(struct fx *f)
+{
+	hdb_session_close(f->s);
+	hdb_close(f->db);
+	f->s = NULL;
+	f->db = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	f->dir = tu_mkdtemp();
+	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY_HEX, 1);
+	assert_int_equal(hdb_config_new(&f->cfg), HDB_OK);
+	fx_open(f, HDB_OPEN_CREATE);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	fx_close(f);
+	hdb_config_free(f->cfg);
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers to look at and tamper with the raw file */
+
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return false;
+	fseek(fp, 0, SEEK_END);
+	long sz = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	unsigned char *b = malloc((size_t)sz + 1);
+	size_t got = fread(b, 1, (size_t)sz, fp);
+	fclose(fp);
+	bool found = false;
+	for (size_t i = 0; !found && got >= n && i <= got - n; i++)
+		found = memcmp(b + i, needle, n) == 0;
+	free(b);
+	return found;
+}
+
+static void raw_open(const char *path, MDB_env **env, MDB_txn **txn, MDB_dbi *data, MDB_dbi *meta)
+{
+	assert_int_equal(mdb_env_create(env), 0);
+	mdb_env_set_maxdbs(*env, 4);
+	mdb_env_set_mapsize(*env, (size_t)64 << 30);
+	assert_int_equal(mdb_env_open(*env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
+	assert_int_equal(mdb_dbi_open(*txn, "data", 0, data), 0);
+	if (meta)
+		assert_int_equal(mdb_dbi_open(*txn, "meta", 0, meta), 0);
+}
+
+static int count_rows(void *arg, const struct hdb_row *r)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* ---- tests */
+
+static void test_open_info(void **state)
+{
+	struct fx *f = *state;
+	assert_true(hdb_is_encrypted(f->db));
+	assert_string_equal(hdb_encryption_info(f->db), "Enabled: AES-256-GCM");
+	assert_int_equal(strlen(hdb_db_id(f->db)), 32);
+	/* a second create with EXCL refuses */
+	struct hdb_db *db2 = NULL;
+	fx_close(f);
+	assert_int_equal(hdb_open(f->path, f->cfg, HDB_OPEN_CREATE | HDB_OPEN_EXCL, &db2), HDB_EEXIST);
+	hdb_close(db2);
+	fx_open(f, 0);
+}
+
+static void test_missing_db(void **state)
+{
+	struct fx *f = *state;
+	char p[700];
+	snprintf(p, sizeof(p), "%s/nothing", f->dir);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(p, f->cfg, 0, &db), HDB_ENOTFOUND);
+	assert_non_null(strstr(hdb_errmsg(db), "no database at"));
+	hdb_close(db);
+}
+
+static void test_kv_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "default", "users:1", 7, "John Doe", 8), HDB_OK);
+	void *v;
+	size_t n;
+	assert_int_equal(hdb_kv_get(f->s, "default", "users:1", 7, &v, &n), HDB_OK);
+	assert_int_equal(n, 8);
+	assert_memory_equal(v, "John Doe", 8);
+	hdb_free(v);
+	/* overwrite, empty value, other keyspace isolation */
+	assert_int_equal(hdb_kv_put(f->s, "default", "users:1", 7, "", 0), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "default", "users:1", 7, &v, &n), HDB_OK);
+	assert_int_equal(n, 0);
+	hdb_free(v);
+	assert_int_equal(hdb_kv_get(f->s, "other", "users:1", 7, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_delete(f->s, "default", "users:1", 7), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "default", "users:1", 7, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_delete(f->s, "default", "users:1", 7), HDB_ENOTFOUND);
+	/* bad arguments */
+	assert_int_equal(hdb_kv_put(f->s, "default", "", 0, "x", 1), HDB_EINVAL);
+	assert_int_equal(hdb_kv_put(f->s, "", "k", 1, "x", 1), HDB_EINVAL);
+	char big[HDB_MAX_KEY_LEN + 1];
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(hdb_kv_put(f->s, "default", big, sizeof(big), "x", 1), HDB_EINVAL);
+}
+
+struct scanacc {
+	int n;
+	size_t bytes;
+};
+
+static int kv_count(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k;
+	(void)v;
+	struct scanacc *a = arg;
+	a->n++;
+	a->bytes += kl + vl;
+	return 0;
+}
+
+static void test_kv_batch_and_scan(void **state)
+{
+	struct fx *f = *state;
+	struct hdb_kv_op ops[100];
+	char keys[100][16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key-%03d", i);
+		ops[i] = (struct hdb_kv_op){ keys[i], strlen(keys[i]), "value", 5 };
+	}
+	assert_int_equal(hdb_kv_write_batch(f->s, "batch", ops, 100), HDB_OK);
+	struct scanacc a = { 0 };
+	assert_int_equal(hdb_kv_scan(f->s, "batch", kv_count, &a), HDB_OK);
+	assert_int_equal(a.n, 100);
+	ops[5].val = NULL; /* delete one in a batch */
+	assert_int_equal(hdb_kv_write_batch(f->s, "batch", &ops[5], 1), HDB_OK);
+	a.n = 0;
+	assert_int_equal(hdb_kv_scan(f->s, "batch", kv_count, &a), HDB_OK);
+	assert_int_equal(a.n, 99);
+}
+
+static void test_txn_commit_abort(void **state)
+{
+	struct fx *f = *state;
+	void *v;
+	size_t n;
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_begin(f->s, 0), HDB_ETXN);
+	assert_int_equal(hdb_kv_put(f->s, "t", "a", 1, "1", 1), HDB_OK);
+	/* visible inside the transaction */
+	assert_int_equal(hdb_kv_get(f->s, "t", "a", 1, &v, &n), HDB_OK);
+	hdb_free(v);
+	assert_int_equal(hdb_abort(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "t", "a", 1, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "t", "a", 1, "1", 1), HDB_OK);
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "t", "a", 1, &v, &n), HDB_OK);
+	hdb_free(v);
+	assert_int_equal(hdb_commit(f->s), HDB_ETXN);
+	/* a read-only transaction refuses writes */
+	assert_int_equal(hdb_begin(f->s, HDB_TXN_RDONLY), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "t", "b", 1, "1", 1), HDB_ETXN);
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+}
+
+static const struct hdb_column_def employee_cols[] = {
+	{ "id", HDB_T_INT4, true, 1 },
+	{ "ssn", HDB_T_TEXT, false, 0 },
+	{ "credit_card", HDB_T_TEXT, false, 0 },
+	{ "salary", HDB_T_FLOAT8, false, 0 },
+	{ "amount", HDB_T_NUMERIC, false, 0 },
+	{ "hired", HDB_T_DATE, false, 0 },
+	{ "active", HDB_T_BOOL, false, 0 },
+	{ "photo", HDB_T_BYTEA, false, 0 },
+	{ "grade", HDB_T_INT2, false, 0 },
+	{ "badge", HDB_T_INT8, false, 0 },
+	{ "seen", HDB_T_TIMESTAMP, false, 0 },
+};
+#define NEMP (sizeof(employee_cols) / sizeof(employee_cols[0]))
+
+static void emp_row(struct hdb_value *v, int id, const char *ssn)
+{
+	v[0] = hdb_int4(id);
+	v[1] = hdb_text(ssn);
+	v[2] = hdb_text("4111-1111-1111-1111");
+	v[3] = hdb_float8(125000.5);
+	v[4] = hdb_numeric("12.50");
+	v[5] = hdb_date(19000);
+	v[6] = hdb_bool(true);
+	v[7] = hdb_bytea("\x00\x01\x02", 3);
+	v[8] = hdb_int2(7);
+	v[9] = hdb_int8(INT64_MIN);
+	v[10] = hdb_timestamp(-1);
+}
+
+static void test_table_crud(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_table_create(f->s, "employees", employee_cols, NEMP), HDB_OK);
+	assert_int_equal(hdb_table_create(f->s, "employees", employee_cols, NEMP), HDB_EEXIST);
+	struct hdb_value v[NEMP];
+	emp_row(v, 1, "123-45-6789");
+	assert_int_equal(hdb_insert(f->s, "employees", v, NEMP), HDB_OK);
+	assert_int_equal(hdb_insert(f->s, "employees", v, NEMP), HDB_EEXIST);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "primary key"));
+	emp_row(v, 2, "987-65-4321");
+	assert_int_equal(hdb_insert(f->s, "employees", v, NEMP), HDB_OK);
+
+	struct hdb_value k = hdb_int4(1);
+	struct hdb_row *r;
+	assert_int_equal(hdb_get(f->s, "employees", &k, 1, &r), HDB_OK);
+	assert_int_equal(hdb_row_ncolumns(r), NEMP);
+	assert_int_equal(hdb_row_value(r, 0)->u.i32, 1);
+	assert_memory_equal(hdb_row_value(r, 1)->u.s.ptr, "123-45-6789", 11);
+	assert_true(hdb_row_value(r, 3)->u.f64 == 125000.5);
+	assert_memory_equal(hdb_row_value(r, 4)->u.s.ptr, "12.50", 5);
+	assert_int_equal(hdb_row_value(r, 9)->u.i64, INT64_MIN);
+	assert_int_equal(hdb_row_value(r, 7)->u.s.len, 3);
+	hdb_row_free(r);
+
+	/* update in place, then change the key */
+	emp_row(v, 1, "000-00-0000");
+	v[1] = hdb_null(HDB_T_TEXT);
+	assert_int_equal(hdb_update(f->s, "employees", &k, 1, v, NEMP), HDB_OK);
+	assert_int_equal(hdb_get(f->s, "employees", &k, 1, &r), HDB_OK);
+	assert_true(hdb_row_value(r, 1)->is_null);
+	hdb_row_free(r);
+	emp_row(v, 10, "111-11-1111");
+	assert_int_equal(hdb_update(f->s, "employees", &k, 1, v, NEMP), HDB_OK);
+	assert_int_equal(hdb_get(f->s, "employees", &k, 1, &r), HDB_ENOTFOUND);
+	k = hdb_int4(10);
+	assert_int_equal(hdb_get(f->s, "employees", &k, 1, &r), HDB_OK);
+	hdb_row_free(r);
+
+	int n = 0;
+	assert_int_equal(hdb_scan(f->s, "employees", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(hdb_delete(f->s, "employees", &k, 1), HDB_OK);
+	assert_int_equal(hdb_delete(f->s, "employees", &k, 1), HDB_ENOTFOUND);
+	n = 0;
+	assert_int_equal(hdb_scan(f->s, "employees", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 1);
+
+	/* constraint errors name the column */
+	emp_row(v, 3, "x");
+	v[3] = hdb_text("not a float");
+	assert_int_equal(hdb_insert(f->s, "employees", v, NEMP), HDB_ECONSTRAINT);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "salary"));
+	emp_row(v, 3, "x");
+	v[0] = hdb_null(HDB_T_INT4);
+	assert_int_equal(hdb_insert(f->s, "employees", v, NEMP), HDB_ECONSTRAINT);
+	assert_int_equal(hdb_insert(f->s, "nope", v, NEMP), HDB_ENOTFOUND);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "'nope' does not exist"));
+
+	/* schema and listing come from the (encrypted) catalog */
+	struct hdb_schema *sc;
+	assert_int_equal(hdb_table_schema(f->s, "employees", &sc), HDB_OK);
+	assert_int_equal(hdb_schema_ncolumns(sc), NEMP);
+	assert_string_equal(hdb_schema_column(sc, 2)->name, "credit_card");
+	assert_int_equal(hdb_schema_column(sc, 0)->pk_position, 1);
+	hdb_schema_free(sc);
+	char **names;
+	size_t nn;
+	assert_int_equal(hdb_table_create(f->s, "a_first", employee_cols, 1), HDB_OK);
+	assert_int_equal(hdb_table_list(f->s, &names, &nn), HDB_OK);
+	assert_int_equal(nn, 2);
+	assert_string_equal(names[0], "a_first");
+	assert_string_equal(names[1], "employees");
+	hdb_free_names(names, nn);
+
+	assert_int_equal(hdb_table_drop(f->s, "employees"), HDB_OK);
+	assert_int_equal(hdb_get(f->s, "employees", &k, 1, &r), HDB_ENOTFOUND);
+	assert_int_equal(hdb_table_drop(f->s, "employees"), HDB_ENOTFOUND);
+	/* recreated empty */
+	assert_int_equal(hdb_table_create(f->s, "employees", employee_cols, NEMP), HDB_OK);
+	n = 0;
+	assert_int_equal(hdb_scan(f->s, "employees", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 0);
+}
+
+static void test_composite_and_nopk(void **state)
+{
+	struct fx *f = *state;
+	const struct hdb_column_def cols[] = {
+		{ "a", HDB_T_TEXT, true, 1 }, { "b", HDB_T_TEXT, true, 2 }, { "v", HDB_T_INT8, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "comp", cols, 3), HDB_OK);
+	struct hdb_value r1[3] = { hdb_text("ab"), hdb_text("c"), hdb_int8(1) };
+	struct hdb_value r2[3] = { hdb_text("a"), hdb_text("bc"), hdb_int8(2) };
+	assert_int_equal(hdb_insert(f->s, "comp", r1, 3), HDB_OK);
+	assert_int_equal(hdb_insert(f->s, "comp", r2, 3), HDB_OK);
+	struct hdb_row *r;
+	assert_int_equal(hdb_get(f->s, "comp", r2, 2, &r), HDB_OK);
+	assert_int_equal(hdb_row_value(r, 2)->u.i64, 2);
+	hdb_row_free(r);
+	assert_int_equal(hdb_get(f->s, "comp", r2, 1, &r), HDB_EINVAL);
+
+	const struct hdb_column_def hist[] = { { "tid", HDB_T_INT4, false, 0 }, { "delta", HDB_T_INT4, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "history", hist, 2), HDB_OK);
+	struct hdb_value h[2] = { hdb_int4(1), hdb_int4(5) };
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(hdb_insert(f->s, "history", h, 2), HDB_OK);
+	int n = 0;
+	assert_int_equal(hdb_scan(f->s, "history", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(hdb_get(f->s, "history", h, 1, &r), HDB_EINVAL);
+}
+
+static void test_cursor(void **state)
+{
+	struct fx *f = *state;
+	const struct hdb_column_def cols[] = { { "id", HDB_T_INT8, true, 1 }, { "t", HDB_T_TEXT, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "cur", cols, 2), HDB_OK);
+	struct hdb_value rows[50][2];
+	for (int i = 0; i < 50; i++) {
+		rows[i][0] = hdb_int8(i);
+		rows[i][1] = hdb_text("row");
+	}
+	assert_int_equal(hdb_insert_batch(f->s, "cur", &rows[0][0], 50, 2), HDB_OK);
+	struct hdb_cursor *c;
+	assert_int_equal(hdb_cursor_open(f->s, "cur", &c), HDB_OK);
+	const struct hdb_row *r;
+	int n = 0;
+	int64_t sum = 0;
+	while (hdb_cursor_next(c, &r) == HDB_OK) {
+		n++;
+		sum += hdb_row_value(r, 0)->u.i64;
+	}
+	hdb_cursor_close(c);
+	assert_int_equal(n, 50);
+	assert_int_equal(sum, 49 * 50 / 2);
+}
+
+/* DESIGN promise 1: nothing readable at rest, not even names. */
+static void test_canaries_not_on_disk(void **state)
+{
+	struct fx *f = *state;
+	const struct hdb_column_def cols[] = { { "CanaryColumnQ7", HDB_T_TEXT, true, 1 },
+		                               { "v", HDB_T_TEXT, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "CanaryTableZ9", cols, 2), HDB_OK);
+	struct hdb_value v[2] = { hdb_text("CanaryPrimaryKeyX1"), hdb_text("CanaryValueW3") };
+	assert_int_equal(hdb_insert(f->s, "CanaryTableZ9", v, 2), HDB_OK);
+	struct hdb_value d[2] = { hdb_text("CanaryDeletedK5"), hdb_text("CanaryDeletedValueK6") };
+	assert_int_equal(hdb_insert(f->s, "CanaryTableZ9", d, 2), HDB_OK);
+	assert_int_equal(hdb_delete(f->s, "CanaryTableZ9", d, 1), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "CanaryKeyspaceV2", "CanaryKvKeyU4", 13, "CanaryKvValT8", 13), HDB_OK);
+	fx_close(f);
+	char file[700];
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	const char *canaries[] = { "CanaryColumnQ7", "CanaryTableZ9", "CanaryPrimaryKeyX1", "CanaryValueW3",
+		                   "CanaryDeletedK5", "CanaryDeletedValueK6", "CanaryKeyspaceV2",
+		                   "CanaryKvKeyU4", "CanaryKvValT8", "Canary" };
+	for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++)
+		assert_false(file_contains(file, canaries[i], strlen(canaries[i])));
+	fx_open(f, 0);
+}
+
+static void test_plaintext_mode_is_readable(void **state)
+{
+	/* the control for the test above: in plaintext mode the canary IS there */
+	struct fx *f = *state;
+	char p[700], file[800];
+	snprintf(p, sizeof(p), "%s/plain", f->dir);
+	struct hdb_config *cfg;
+	assert_int_equal(hdb_config_new(&cfg), HDB_OK);
+	assert_int_equal(hdb_config_set_encryption(cfg, false), HDB_OK);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(p, cfg, HDB_OPEN_CREATE, &db), HDB_OK);
+	assert_false(hdb_is_encrypted(db));
+	assert_string_equal(hdb_encryption_info(db), "Disabled");
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	assert_int_equal(hdb_kv_put(s, "ks", "k", 1, "PlainCanaryR2", 13), HDB_OK);
+	hdb_session_close(s);
+	hdb_close(db);
+	snprintf(file, sizeof(file), "%s/data.mdb", p);
+	assert_true(file_contains(file, "PlainCanaryR2", 13));
+	/* an encrypted configuration refuses the plaintext database */
+	assert_int_equal(hdb_open(p, f->cfg, 0, &db), HDB_ECONFIG);
+	hdb_close(db);
+	hdb_config_free(cfg);
+}
+
+static void test_wrong_key(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "v", 1), HDB_OK);
+	fx_close(f);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY2_HEX, 1);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEY);
+	assert_non_null(strstr(hdb_errmsg(db), "wrong encryption key"));
+	hdb_close(db);
+	unsetenv("HELIOSDB_ENCRYPTION_KEY");
+	db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEYSRC);
+	assert_string_equal(hdb_errmsg(db), "Environment variable 'HELIOSDB_ENCRYPTION_KEY' not found");
+	hdb_close(db);
+	setenv("HELIOSDB_ENCRYPTION_KEY", "abc", 1);
+	db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEYSRC);
+	assert_string_equal(hdb_errmsg(db), "Hex key must be 64 characters (32 bytes), got 3");
+	hdb_close(db);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY_HEX, 1);
+	fx_open(f, 0);
+}
+
+/* DESIGN promise 2: a ciphertext copied to another row fails authentication. */
+static void test_cut_and_paste(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "alice", 5, "balance=10", 10), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "mallory", 7, "balance=0", 9), HDB_OK);
+	fx_close(f);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi data;
+	raw_open(f->path, &env, &txn, &data, NULL);
+	/* copy the longer value (alice's) over every 'V' entry of its size class */
+	MDB_cursor *c;
+	assert_int_equal(mdb_cursor_open(txn, data, &c), 0);
+	MDB_val k, v, ks[4], vs[4];
+	int n = 0;
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (((unsigned char *)k.mv_data)[0] != 'V')
+			continue;
+		ks[n].mv_size = k.mv_size;
+		ks[n].mv_data = malloc(k.mv_size);
+		memcpy(ks[n].mv_data, k.mv_data, k.mv_size);
+		vs[n].mv_size = v.mv_size;
+		vs[n].mv_data = malloc(v.mv_size);
+		memcpy(vs[n].mv_data, v.mv_data, v.mv_size);
+		n++;
+	}
+	mdb_cursor_close(c);
+	assert_int_equal(n, 2);
+	/* swap the two sealed values */
+	assert_int_equal(mdb_put(txn, data, &ks[0], &vs[1], 0), 0);
+	assert_int_equal(mdb_put(txn, data, &ks[1], &vs[0], 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	for (int i = 0; i < n; i++) {
+		free(ks[i].mv_data);
+		free(vs[i].mv_data);
+	}
+	fx_open(f, 0);
+	void *val;
+	size_t vl;
+	assert_int_equal(hdb_kv_get(f->s, "ks", "alice", 5, &val, &vl), HDB_ECORRUPT);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "Authentication tag verification failed"));
+	assert_int_equal(hdb_kv_get(f->s, "ks", "mallory", 7, &val, &vl), HDB_ECORRUPT);
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_ECORRUPT);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "keyspace 'ks'"));
+}
+
+static int key_count(void *arg, const struct hdb_key_info *ki)
+{
+	int *a = arg;
+	a[0]++;
+	if (ki->active)
+		a[1] = (int)ki->key_id;
+	if (ki->retired)
+		a[2]++;
+	return 0;
+}
+
+/* NIST SP 800-38D 8.3: switch data keys at the configured count. */
+static void test_data_key_switch(void **state)
+{
+	struct fx *f = *state;
+	fx_close(f);
+	assert_int_equal(hdb_config_set_max_encryptions(f->cfg, 10), HDB_OK);
+	fx_open(f, 0);
+	int before[3] = { 0 };
+	assert_int_equal(hdb_key_list(f->s, key_count, before), HDB_OK);
+	struct hdb_kv_op ops[25];
+	char keys[25][16];
+	for (int i = 0; i < 25; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		ops[i] = (struct hdb_kv_op){ keys[i], strlen(keys[i]), "v", 1 };
+	}
+	assert_int_equal(hdb_kv_write_batch(f->s, "sw", ops, 25), HDB_OK);
+	int after[3] = { 0 };
+	assert_int_equal(hdb_key_list(f->s, key_count, after), HDB_OK);
+	assert_true(after[0] >= before[0] + 2);
+	assert_true(after[1] > before[1]);
+	/* every value still readable, also after reopening */
+	fx_close(f);
+	fx_open(f, 0);
+	struct scanacc a = { 0 };
+	assert_int_equal(hdb_kv_scan(f->s, "sw", kv_count, &a), HDB_OK);
+	assert_int_equal(a.n, 25);
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
+	/* an aborted switch leaves no trace */
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_kv_write_batch(f->s, "sw", ops, 25), HDB_OK);
+	assert_int_equal(hdb_abort(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_write_batch(f->s, "sw", ops, 25), HDB_OK);
+	a.n = 0;
+	assert_int_equal(hdb_kv_scan(f->s, "sw", kv_count, &a), HDB_OK);
+	assert_int_equal(a.n, 25);
+	assert_int_equal(hdb_config_set_max_encryptions(f->cfg, UINT64_C(1) << 30), HDB_OK);
+}
+
+static void test_rotate_master_key(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "secret", 6), HDB_OK);
+	struct hdb_config *ncfg;
+	assert_int_equal(hdb_config_new(&ncfg), HDB_OK);
+	assert_int_equal(hdb_config_set_key_source(ncfg, HDB_KEY_ENVIRONMENT, "NEW_KEY"), HDB_OK);
+	setenv("NEW_KEY", TEST_KEY2_HEX, 1);
+	assert_int_equal(hdb_rotate_master_key(f->s, ncfg), HDB_OK);
+	/* same key again is refused */
+	assert_int_equal(hdb_rotate_master_key(f->s, ncfg), HDB_EINVAL);
+	fx_close(f);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEY); /* old key no longer opens it */
+	hdb_close(db);
+	db = NULL;
+	assert_int_equal(hdb_open(f->path, ncfg, 0, &db), HDB_OK);
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	void *v;
+	size_t n;
+	assert_int_equal(hdb_kv_get(s, "ks", "k", 1, &v, &n), HDB_OK);
+	assert_memory_equal(v, "secret", 6);
+	hdb_free(v);
+	/* and back again, so the fixture reopens */
+	assert_int_equal(hdb_rotate_master_key(s, f->cfg), HDB_OK);
+	hdb_session_close(s);
+	hdb_close(db);
+	hdb_config_free(ncfg);
+	fx_open(f, 0);
+}
+
+struct vacc {
+	int keys[8];
+	unsigned long long vals[8];
+	int n;
+};
+
+static int vcount(void *arg, const struct hdb_verify_item *it)
+{
+	struct vacc *a = arg;
+	if (strcmp(it->kind, "data-key") == 0 && a->n < 8) {
+		a->keys[a->n] = atoi(it->name);
+		a->vals[a->n++] = it->values;
+	}
+	return 0;
+}
+
+static void test_rekey(void **state)
+{
+	struct fx *f = *state;
+	const struct hdb_column_def cols[] = { { "id", HDB_T_INT4, true, 1 }, { "t", HDB_T_TEXT, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "rk", cols, 2), HDB_OK);
+	for (int i = 0; i < 200; i++) {
+		struct hdb_value v[2] = { hdb_int4(i), hdb_text("payload") };
+		assert_int_equal(hdb_insert(f->s, "rk", v, 2), HDB_OK);
+	}
+	struct vacc before = { 0 };
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_ENCRYPTION, vcount, &before), HDB_OK);
+	assert_int_equal(before.n, 1);
+	assert_int_equal(hdb_rekey(f->s, 17, NULL, NULL), HDB_OK);
+	struct vacc after = { 0 };
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_ENCRYPTION, vcount, &after), HDB_OK);
+	assert_int_equal(after.n, 1);
+	assert_true(after.keys[0] > before.keys[0]);
+	assert_int_equal(after.vals[0], before.vals[0]);
+	int kc[3] = { 0 };
+	assert_int_equal(hdb_key_list(f->s, key_count, kc), HDB_OK);
+	assert_int_equal(kc[1], after.keys[0]);
+	assert_int_equal(kc[2], kc[0] - 1); /* every older key retired */
+	int n = 0;
+	assert_int_equal(hdb_scan(f->s, "rk", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 200);
+	/* survives a reopen (retired keys are not needed) */
+	fx_close(f);
+	fx_open(f, 0);
+	n = 0;
+	assert_int_equal(hdb_scan(f->s, "rk", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 200);
+}
+
+static void test_flipped_byte(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "victim", 6, "0123456789abcdef", 16), HDB_OK);
+	fx_close(f);
+	/* read the sealed value through LMDB, then find those bytes in the file */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi data;
+	raw_open(f->path, &env, &txn, &data, NULL);
+	MDB_cursor *c;
+	MDB_val k, v;
+	unsigned char sealed[32];
+	bool got = false;
+	assert_int_equal(mdb_cursor_open(txn, data, &c), 0);
+	for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (((unsigned char *)k.mv_data)[0] == 'V' && v.mv_size >= sizeof(sealed)) {
+			memcpy(sealed, v.mv_data, sizeof(sealed));
+			got = true;
+		}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	assert_true(got);
+	char file[700];
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	int fd = open(file, O_RDWR);
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	unsigned char *all = malloc((size_t)sb.st_size);
+	assert_int_equal(pread(fd, all, (size_t)sb.st_size, 0), sb.st_size);
+	long off = -1;
+	for (long i = 0; off < 0 && i + (long)sizeof(sealed) <= sb.st_size; i++)
+		if (memcmp(all + i, sealed, sizeof(sealed)) == 0)
+			off = i + 20; /* inside the ciphertext */
+	free(all);
+	assert_true(off > 0);
+	unsigned char b;
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+	fx_open(f, 0);
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_ECORRUPT);
+	assert_non_null(strstr(hdb_session_errmsg(f->s), "keyspace 'ks'"));
+	void *val;
+	size_t vl;
+	assert_int_equal(hdb_kv_get(f->s, "ks", "victim", 6, &val, &vl), HDB_ECORRUPT);
+}
+
+static void test_truncated_file(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 0; i < 300; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(hdb_kv_put(f->s, "ks", key, strlen(key), "some value to fill pages", 24), HDB_OK);
+	}
+	fx_close(f);
+	char file[700];
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	struct stat sb;
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(truncate(file, sb.st_size / 2), 0);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_ECORRUPT);
+	assert_non_null(strstr(hdb_errmsg(db), "truncated"));
+	hdb_close(db);
+	assert_int_equal(truncate(file, 100), 0);
+	db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_ECORRUPT);
+	hdb_close(db);
+	/* recreate for teardown */
+	tu_rmrf(f->path);
+	fx_open(f, HDB_OPEN_CREATE);
+}
+
+static void test_in_memory(void **state)
+{
+	struct fx *f = *state;
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open_in_memory(f->cfg, &db), HDB_OK);
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	assert_int_equal(hdb_kv_put(s, "ks", "k", 1, "v", 1), HDB_OK);
+	hdb_session_close(s);
+	hdb_close(db);
+	/* nothing left behind */
+	assert_int_equal(system("ls -d /dev/shm/heliosdb-mem.* >/dev/null 2>&1"), 256 * 2);
+}
+
+static void test_backup_verifies(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "BackupCanaryP0", 14), HDB_OK);
+	char dir[700], file[800];
+	snprintf(dir, sizeof(dir), "%s/backup", f->dir);
+	assert_int_equal(hdb_backup(f->db, dir), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, dir), HDB_EEXIST);
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	assert_false(file_contains(file, "BackupCanaryP0", 14));
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(dir, f->cfg, HDB_OPEN_RDONLY, &db), HDB_OK);
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	assert_int_equal(hdb_verify(s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
+	void *v;
+	size_t n;
+	assert_int_equal(hdb_kv_get(s, "ks", "k", 1, &v, &n), HDB_OK);
+	hdb_free(v);
+	assert_int_equal(hdb_kv_put(s, "ks", "k", 1, "x", 1), HDB_EPERM);
+	hdb_session_close(s);
+	hdb_close(db);
+}
+
+static void test_poisoned_txn(void **state)
+{
+	struct fx *f = *state;
+	const struct hdb_column_def cols[] = { { "id", HDB_T_INT4, true, 1 } };
+	assert_int_equal(hdb_table_create(f->s, "p", cols, 1), HDB_OK);
+	struct hdb_value v = hdb_int4(1);
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_insert(f->s, "p", &v, 1), HDB_OK);
+	/* a constraint error does not poison: the txn goes on */
+	assert_int_equal(hdb_insert(f->s, "p", &v, 1), HDB_EEXIST);
+	struct hdb_value w = hdb_int4(2);
+	assert_int_equal(hdb_insert(f->s, "p", &w, 1), HDB_OK);
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	int n = 0;
+	assert_int_equal(hdb_scan(f->s, "p", count_rows, &n), HDB_OK);
+	assert_int_equal(n, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kv_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kv_batch_and_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_commit_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canaries_not_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_mode_is_readable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_and_paste, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_key_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_master_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poisoned_txn, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
