@@ -45,6 +45,7 @@ FUZZERS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 ASAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: all deps build test unit bench demo fuzz clean
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: deps
