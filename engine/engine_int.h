@@ -14,7 +14,7 @@
  *               'C' u32 table id         -> schema              (catalog)
  *               'R' u32 table id prf(pk) -> row
  *               'K' prf(keyspace name)   -> u32 id, name        (keyspace index)
- *               'V' u32 keyspace id prf(key) -> u32 klen, key, value
+ *               'V' u32 keyspace id prf(key) -> value, key, u32 klen
  *               'S' u8 what [u32 id]     -> u64 counter         (internal state)
  *
  *   A sealed value: u8 version (1), u32 data-key id, 12-byte nonce,
@@ -87,6 +87,16 @@ struct engine_dek {
 	struct hdb_secret *key;          /* 32 bytes; NULL once retired */
 };
 
+/* Seal counts are reserved in blocks: a data key's record holds an upper
+ * bound of the seals made under it; a process takes [next, end) from it in
+ * one write and counts locally, so a commit writes no counter.  A crash
+ * wastes at most one block per process and key. */
+#define ENGINE_COUNT_BLOCK 65536
+struct engine_res {
+	uint32_t key;                    /* data key the range belongs to (0: none) */
+	uint64_t next, end;
+};
+
 struct hdb_db {
 	char errmsg[512];
 	char *path;
@@ -102,6 +112,8 @@ struct hdb_db {
 	struct hdb_secret *master;       /* kept to wrap data keys created later */
 	struct hdb_secret *prf_key;
 	struct keys_kdf kdf;
+
+	struct engine_res res;           /* only touched inside write txns (LMDB's writer lock) */
 
 	pthread_mutex_t lock;            /* guards deks */
 	struct engine_dek *deks;
@@ -119,6 +131,7 @@ struct sess_table {                  /* per-session catalog cache */
 	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
 	size_t nkeylen;
 	struct buf nraw;                 /* the sealed 'N' value it was read from */
+	size_t txnid;                    /* LMDB snapshot it was last checked in */
 	struct hdb_schema *sc;
 };
 
@@ -127,6 +140,7 @@ struct sess_keyspace {
 	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
 	size_t nkeylen;
 	struct buf nraw;
+	size_t txnid;
 	uint32_t id;
 };
 
@@ -146,8 +160,7 @@ struct hdb_session {
 	/* write-transaction key state */
 	uint32_t active_id;
 	struct crypto_aead *active_aead;
-	uint64_t active_count;           /* count at begin + seals so far */
-	bool count_dirty;
+	struct engine_res res_saved;     /* db->res at begin, restored on abort */
 	struct engine_dek *pending;      /* data keys created by this txn */
 	size_t npending;
 
@@ -197,6 +210,11 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen,
 /* open a sealed value read at key k into s->vbuf (payload) */
 int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen,
                     const MDB_val *v, struct buf *out);
+/* the payload of v without a copy where possible: in plaintext mode a
+ * pointer into LMDB's page (valid while the txn lives), else opened into
+ * scratch */
+int sess_view_value(struct hdb_session *s, const unsigned char *k, size_t klen, const MDB_val *v,
+                    struct buf *scratch, const unsigned char **ret_p, size_t *ret_n);
 /* get + open; HDB_ENOTFOUND when absent */
 int sess_get(struct hdb_session *s, const unsigned char *k, size_t klen, struct buf *out);
 int sess_next_counter(struct hdb_session *s, uint8_t what, uint32_t id, uint64_t *ret);
@@ -218,6 +236,8 @@ void dek_meta_key(uint32_t id, unsigned char out[7]);
 
 /* ---- engine/table.c */
 int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **ret_sc);
+/* Drops the catalog cache: on DDL by this session and on a write abort,
+ * since entries checked in a snapshot are trusted for the rest of it. */
 void sess_cache_clear(struct hdb_session *s);
 
 /* ---- engine/kv.c */

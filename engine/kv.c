@@ -2,11 +2,12 @@
  * kv.c - the key-value API: named keyspaces of opaque keys and values.
  *
  *   'K' prf("ks" 0 name)           -> sealed u32 keyspace id || name
- *   'V' u32 id || prf(u32 id || key) -> sealed u32 klen || key || value
+ *   'V' u32 id || prf(u32 id || key) -> sealed value || key || u32 klen
  *
  * The user key is inside the sealed value, so a get can confirm that the
  * entry found is the key asked for (a PRF collision cannot return the wrong
- * value) and a scan can hand keys back.
+ * value) and a scan can hand keys back.  The value comes first so that a
+ * get decrypts straight into the buffer it returns: one pass, no copy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static void ks_cache_put(struct hdb_session *s, const char *name, const unsigned
 	}
 	memcpy(e->nkey, nkey, nkeylen);
 	e->nkeylen = nkeylen;
+	e->txnid = mdb_txn_id(s->txn);
 	e->id = id;
 }
 
@@ -58,10 +60,15 @@ int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32
 		struct sess_keyspace *e = &s->keyspaces[i];
 		if (!e->name || strcmp(e->name, name) != 0)
 			continue;
+		/* checked in this snapshot already; else re-read the index entry
+		 * (one descent, no decryption) and trust the cache if unchanged */
+		size_t txnid = mdb_txn_id(s->txn);
 		mk.mv_size = e->nkeylen;
 		mk.mv_data = e->nkey;
-		if (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
-		    memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0) {
+		if (e->txnid == txnid ||
+		    (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
+		     memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0)) {
+			e->txnid = txnid;
 			*ret_id = e->id;
 			return HDB_OK;
 		}
@@ -93,6 +100,7 @@ int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32
 		return sess_err(s, mdb_to_hdb(mrc), "cannot read keyspace index: %s", mdb_strerror(mrc));
 	if (!create)
 		return sess_err(s, HDB_ENOTFOUND, "no keyspace '%s'", name);
+	sess_cache_clear(s);
 	uint64_t id;
 	rc = sess_next_counter(s, STATE_NEXT_ID, 0, &id);
 	if (rc)
@@ -151,11 +159,11 @@ static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_
 		return HDB_OK;
 	}
 	buf_reset(&s->pbuf);
-	rc = buf_put_u32be(&s->pbuf, (uint32_t)klen);
+	rc = buf_append(&s->pbuf, val, vlen);
 	if (!rc)
 		rc = buf_append(&s->pbuf, key, klen);
 	if (!rc)
-		rc = buf_append(&s->pbuf, val, vlen);
+		rc = buf_put_u32be(&s->pbuf, (uint32_t)klen);
 	if (rc)
 		return sess_err(s, rc, "out of memory");
 	return sess_put_sealed(s, k, kl, s->pbuf.p, s->pbuf.len, 0);
@@ -202,22 +210,21 @@ int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct
 	return op_end(s, auto_txn, rc);
 }
 
-/* Splits an opened 'V' payload; checks the key when want != NULL. */
-static int kv_split(struct hdb_session *s, const struct buf *b, const void *want, size_t wantlen,
-                    const unsigned char **ret_key, size_t *ret_klen, const unsigned char **ret_val,
-                    size_t *ret_vlen)
+/* Splits an opened 'V' payload p[0..n); checks the key when want != NULL. */
+static int kv_split(struct hdb_session *s, const unsigned char *p, size_t n, const void *want, size_t wantlen,
+                    const unsigned char **ret_key, size_t *ret_klen, size_t *ret_vlen)
 {
-	if (b->len < 4)
+	if (n < 4)
 		return sess_err(s, HDB_ECORRUPT, "key-value entry is malformed");
-	size_t kl = get_u32be(b->p);
-	if (kl > b->len - 4)
+	size_t kl = get_u32be(p + n - 4);
+	if (kl > n - 4)
 		return sess_err(s, HDB_ECORRUPT, "key-value entry is malformed");
-	if (want && (kl != wantlen || memcmp(b->p + 4, want, kl) != 0))
+	size_t vl = n - 4 - kl;
+	if (want && (kl != wantlen || memcmp(p + vl, want, kl) != 0))
 		return HDB_ENOTFOUND;
-	*ret_key = b->p + 4;
+	*ret_key = p + vl;
 	*ret_klen = kl;
-	*ret_val = b->p + 4 + kl;
-	*ret_vlen = b->len - 4 - kl;
+	*ret_vlen = vl;
 	return HDB_OK;
 }
 
@@ -239,23 +246,21 @@ int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, siz
 	rc = keyspace_lookup(s, keyspace, false, &ks);
 	if (!rc)
 		rc = kv_key(s, ks, key, klen, k, &kl);
+	struct buf b = { 0 };   /* decrypted in place; handed to the caller */
 	if (!rc)
-		rc = sess_get(s, k, kl, &s->vbuf);
+		rc = sess_get(s, k, kl, &b);
 	if (!rc) {
-		const unsigned char *kp, *vp;
+		const unsigned char *kp;
 		size_t kpl, vpl;
-		rc = kv_split(s, &s->vbuf, key, klen, &kp, &kpl, &vp, &vpl);
+		rc = kv_split(s, b.p, b.len, key, klen, &kp, &kpl, &vpl);
 		if (!rc) {
-			void *copy = malloc(vpl ? vpl : 1);
-			if (!copy) {
-				rc = sess_err(s, HDB_ENOMEM, "out of memory");
-			} else {
-				memcpy(copy, vp, vpl);
-				*ret_val = copy;
-				*ret_len = vpl;
-			}
+			memset(b.p + vpl, 0, b.len - vpl); /* only the value leaves */
+			*ret_val = b.p;
+			*ret_len = vpl;
+			b.p = NULL;
 		}
 	}
+	buf_free_wipe(&b);
 	if (rc == HDB_ENOTFOUND && !s->errmsg[0])
 		sess_err(s, HDB_ENOTFOUND, "key not found");
 	return op_end(s, auto_txn, rc);
@@ -316,15 +321,15 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
 		if (mk.mv_size < sizeof(prefix) || memcmp(mk.mv_data, prefix, sizeof(prefix)) != 0)
 			break;
-		rc = sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b);
+		const unsigned char *p, *kp;
+		size_t n, kpl, vpl;
+		rc = sess_view_value(s, mk.mv_data, mk.mv_size, &mv, &b, &p, &n);
 		if (rc)
 			goto out;
-		const unsigned char *kp, *vp;
-		size_t kpl, vpl;
-		rc = kv_split(s, &b, NULL, 0, &kp, &kpl, &vp, &vpl);
+		rc = kv_split(s, p, n, NULL, 0, &kp, &kpl, &vpl);
 		if (rc)
 			goto out;
-		stop = fn(arg, kp, kpl, vp, vpl);
+		stop = fn(arg, kp, kpl, p, vpl);
 		if (stop)
 			goto out;
 	}

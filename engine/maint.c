@@ -393,17 +393,7 @@ static int rekey_start(struct hdb_session *s, uint32_t *target, struct buf *pos)
 			return sess_err(s, HDB_ENOMEM, "out of memory");
 		}
 		s->pending = np;
-		/* persist the old key's count before the switch */
-		unsigned char rec[DEK_REC_LEN], mk[7];
-		rc = meta_dek_get(s->db, s->txn, s->active_id, rec);
-		if (!rc) {
-			put_u64be(rec + 9, s->active_count);
-			dek_meta_key(s->active_id, mk);
-			rc = meta_put(s->db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
-		}
-		s->count_dirty = false;
-		if (!rc)
-			rc = db_new_dek(s->db, s->txn, &s->pending[s->npending]);
+		rc = db_new_dek(s->db, s->txn, &s->pending[s->npending]);
 		if (rc) {
 			sess_err(s, rc, "%s", s->db->errmsg);
 			txn_abort(s);

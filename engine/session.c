@@ -156,15 +156,11 @@ static int load_active(struct hdb_session *s)
 {
 	struct hdb_db *db = s->db;
 	uint32_t id;
-	unsigned char rec[DEK_REC_LEN];
 	int rc = meta_get_u32(db, s->txn, "active", &id);
-	if (!rc)
-		rc = meta_dek_get(db, s->txn, id, rec);
 	if (rc)
 		return sess_err(s, rc, "%s", db->errmsg);
 	s->active_id = id;
-	s->active_count = get_u64be(rec + 9);
-	s->count_dirty = false;
+	s->res_saved = db->res;
 	return sess_aead(s, id, &s->active_aead);
 }
 
@@ -203,21 +199,6 @@ int txn_begin(struct hdb_session *s, bool write)
 	return HDB_OK;
 }
 
-static int store_count(struct hdb_session *s)
-{
-	unsigned char rec[DEK_REC_LEN], mk[7];
-	int rc = meta_dek_get(s->db, s->txn, s->active_id, rec);
-	if (rc)
-		return sess_err(s, rc, "%s", s->db->errmsg);
-	put_u64be(rec + 9, s->active_count);
-	dek_meta_key(s->active_id, mk);
-	rc = meta_put(s->db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
-	if (rc)
-		return sess_err(s, rc, "%s", s->db->errmsg);
-	s->count_dirty = false;
-	return HDB_OK;
-}
-
 int txn_commit(struct hdb_session *s)
 {
 	int rc = HDB_OK;
@@ -231,17 +212,11 @@ int txn_commit(struct hdb_session *s)
 		s->txn = NULL;
 		return HDB_OK;
 	}
-	if (s->count_dirty) {
-		rc = store_count(s);
-		if (rc) {
-			txn_abort(s);
-			return rc;
-		}
-	}
 	int mrc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	s->poisoned = false;
 	if (mrc) {
+		s->db->res = s->res_saved;
 		drop_pending(s);
 		return sess_err(s, mdb_to_hdb(mrc), "commit failed: %s", mdb_strerror(mrc));
 	}
@@ -264,6 +239,8 @@ void txn_abort(struct hdb_session *s)
 		s->rtxn_idle = s->txn;
 	} else {
 		mdb_txn_abort(s->txn);
+		if (s->db->encrypted)
+			s->db->res = s->res_saved;
 		drop_pending(s);
 		/* schemas read in this txn may describe tables it created */
 		sess_cache_clear(s);
@@ -371,18 +348,16 @@ int sess_hash(struct hdb_session *s, const void *a, size_t alen, const void *b, 
 	return HDB_OK;
 }
 
+/* Creates a fresh data key in this txn and makes it the active one. */
 static int switch_key(struct hdb_session *s)
 {
 	struct hdb_db *db = s->db;
-	int rc = store_count(s);
-	if (rc)
-		return rc;
 	struct engine_dek *np = realloc(s->pending, (s->npending + 1) * sizeof(*np));
 	if (!np)
 		return sess_err(s, HDB_ENOMEM, "out of memory");
 	s->pending = np;
 	struct engine_dek d;
-	rc = db_new_dek(db, s->txn, &d);
+	int rc = db_new_dek(db, s->txn, &d);
 	if (rc)
 		return sess_err(s, rc, "cannot create a data key: %s", db->errmsg);
 	struct crypto_aead *a;
@@ -399,8 +374,38 @@ static int switch_key(struct hdb_session *s)
 	s->pending[s->npending++] = d;
 	s->active_id = d.id;
 	s->active_aead = a;
-	s->active_count = 0;
-	s->count_dirty = true;
+	return HDB_OK;
+}
+
+/* reserve - takes the next block of seal counts of the active data key,
+ * switching to a fresh key when the active one has reached the maximum
+ * (NIST SP 800-38D 8.3).  In the current write txn. */
+static int reserve(struct hdb_session *s)
+{
+	struct hdb_db *db = s->db;
+	unsigned char rec[DEK_REC_LEN], mk[7];
+	int rc = meta_dek_get(db, s->txn, s->active_id, rec);
+	if (rc)
+		return sess_err(s, rc, "%s", db->errmsg);
+	uint64_t r = get_u64be(rec + 9);
+	if (r >= db->max_encryptions) {
+		rc = switch_key(s);
+		if (rc)
+			return rc;
+		rc = meta_dek_get(db, s->txn, s->active_id, rec);
+		if (rc)
+			return sess_err(s, rc, "%s", db->errmsg);
+		r = get_u64be(rec + 9);
+	}
+	uint64_t end = db->max_encryptions - r > ENGINE_COUNT_BLOCK ? r + ENGINE_COUNT_BLOCK : db->max_encryptions;
+	put_u64be(rec + 9, end);
+	dek_meta_key(s->active_id, mk);
+	rc = meta_put(db, s->txn, mk, sizeof(mk), rec, sizeof(rec));
+	if (rc)
+		return sess_err(s, rc, "%s", db->errmsg);
+	db->res.key = s->active_id;
+	db->res.next = r;
+	db->res.end = end;
 	return HDB_OK;
 }
 
@@ -422,8 +427,8 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
 		return sess_err(s, HDB_EINVAL, "internal key too long");
 	if (n > ((size_t)1 << 31))
 		return sess_err(s, HDB_EINVAL, "value too large (%zu bytes)", n);
-	if (db->encrypted && s->active_count >= db->max_encryptions) {
-		rc = switch_key(s);
+	if (db->encrypted && (db->res.key != s->active_id || db->res.next >= db->res.end)) {
+		rc = reserve(s);
 		if (rc)
 			return rc;
 	}
@@ -451,8 +456,7 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
 	rc = crypto_aead_seal(s->active_aead, o + ENGINE_SEAL_HDR, aad, aadlen, payload, n, ct, ct + n);
 	if (rc)
 		return sess_err(s, rc, "encryption failed");
-	s->active_count++;
-	s->count_dirty = true;
+	db->res.next++;
 	return HDB_OK;
 }
 
@@ -495,6 +499,25 @@ int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen, 
 	if (rc)
 		return sess_err(s, HDB_ECORRUPT, "Decryption failed: Authentication tag verification failed");
 	out->len = n;
+	return HDB_OK;
+}
+
+int sess_view_value(struct hdb_session *s, const unsigned char *k, size_t klen, const MDB_val *v,
+                    struct buf *scratch, const unsigned char **ret_p, size_t *ret_n)
+{
+	if (!s->db->encrypted) {
+		const unsigned char *p = v->mv_data;
+		if (v->mv_size < 1 || p[0] != ENGINE_PLAIN_VERSION)
+			return sess_err(s, HDB_ECORRUPT, "stored value is malformed");
+		*ret_p = p + 1;
+		*ret_n = v->mv_size - 1;
+		return HDB_OK;
+	}
+	int rc = sess_open_value(s, k, klen, v, scratch);
+	if (rc)
+		return rc;
+	*ret_p = scratch->p;
+	*ret_n = scratch->len;
 	return HDB_OK;
 }
 

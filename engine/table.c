@@ -16,6 +16,7 @@
  * descent, no decryption) and trusts the cache only if the bytes are
  * unchanged, so DDL by another session or process is always seen.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ static void cache_put(struct hdb_session *s, const char *name, const unsigned ch
 	}
 	memcpy(e->nkey, nkey, nkeylen);
 	e->nkeylen = nkeylen;
+	e->txnid = mdb_txn_id(s->txn);
 	e->sc = sc;
 }
 
@@ -95,10 +97,15 @@ int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **re
 		struct sess_table *e = &s->tables[i];
 		if (!e->name || strcmp(e->name, name) != 0)
 			continue;
+		/* checked in this snapshot already; else re-read the index entry
+		 * (one descent, no decryption) and trust the cache if unchanged */
+		size_t txnid = mdb_txn_id(s->txn);
 		mk.mv_size = e->nkeylen;
 		mk.mv_data = e->nkey;
-		if (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
-		    memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0) {
+		if (e->txnid == txnid ||
+		    (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
+		     memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0)) {
+			e->txnid = txnid;
 			*ret_sc = e->sc;
 			return HDB_OK;
 		}
@@ -175,6 +182,7 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 	rc = op_begin(s, true, &auto_txn);
 	if (rc)
 		goto out;
+	sess_cache_clear(s);
 	unsigned char nkey[1 + 64];
 	size_t nkl;
 	rc = name_key(s, name, nkey, &nkl);
@@ -251,6 +259,7 @@ int hdb_table_drop(struct hdb_session *s, const char *name)
 	if (rc)
 		goto out;
 	uint32_t id = sc->table_id;
+	sess_cache_clear(s); /* sc is freed here: id is all we need */
 	unsigned char nkey[1 + 64], k[6];
 	size_t nkl;
 	rc = name_key(s, name, nkey, &nkl);
@@ -462,11 +471,16 @@ static int pk_lookup_key(struct hdb_session *s, const struct hdb_schema *sc, con
 static int read_row(struct hdb_session *s, const struct hdb_schema *sc, const unsigned char *k, size_t kl,
                     const MDB_val *mv, bool check_pk, struct hdb_row **ret)
 {
-	int rc = sess_open_value(s, k, kl, mv, &s->vbuf);
-	if (rc)
-		return sess_err(s, rc, "table '%s': %s", sc->table, s->errmsg);
+	const unsigned char *p;
+	size_t n;
+	int rc = sess_view_value(s, k, kl, mv, &s->vbuf, &p, &n);
+	if (rc) {
+		char why[sizeof(s->errmsg)];
+		snprintf(why, sizeof(why), "%s", s->errmsg);
+		return sess_err(s, rc, "table '%s': %s", sc->table, why);
+	}
 	struct hdb_row *r;
-	rc = row_decode(sc, s->vbuf.p, s->vbuf.len, &r);
+	rc = row_decode(sc, p, n, &r);
 	if (rc)
 		return sess_err(s, HDB_ECORRUPT, "table '%s': stored row is malformed", sc->table);
 	if (check_pk) {

@@ -4,7 +4,7 @@
 # Exits with the benchmark's status: 0 when every measurement ran (a missed
 # target is reported, not fatal, unless BENCH_ARGS has --strict), 1 on error.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 bin=build/bench/bench_engine
 if [ ! -x "$bin" ]; then
 	echo "run.sh: $bin is not built (run: make bench)" >&2
