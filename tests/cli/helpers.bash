@@ -115,19 +115,23 @@ loadgen_bin() {
 		mkdir -p "$HDB_ROOT/build"
 		# build to a private name, then rename: parallel test files may race
 		local tmp="$bin.$$"
-		(cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iengine \
-			tests/cli/loadgen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lpthread) >&2 ||
-			return 1
-		mv -f "$tmp" "$bin"
+		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iengine \
+			tests/cli/loadgen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lpthread) >&2; then
+			mv -f "$tmp" "$bin"
+		else
+			rm -f "$tmp"
+			[ -x "$bin" ] || return 1   # keep using the previous build
+		fi
 	fi
 	echo "$bin"
 }
 
-# quickstart_bin - examples/quickstart, built on demand.
+# quickstart_bin - examples/quickstart ("make test" builds it first; built
+# here only when missing, so a test run never rebuilds the library while
+# someone else's source file is half-edited).
 quickstart_bin() {
 	local bin="$HDB_ROOT/examples/quickstart"
-	if [ ! -x "$bin" ] || [ "$HDB_ROOT/examples/quickstart.c" -nt "$bin" ] ||
-		[ "$HDB_ROOT/libheliosdb.a" -nt "$bin" ]; then
+	if [ ! -x "$bin" ]; then
 		(cd "$HDB_ROOT" && make --no-print-directory examples/quickstart) >&2 || return 1
 	fi
 	echo "$bin"
@@ -153,4 +157,80 @@ rand_ms() {
 # sleep_ms N
 sleep_ms() {
 	sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+}
+
+# refute_in NEEDLE FILE - fails (printing the matching lines) when FILE
+# contains NEEDLE, case-insensitively.  Use instead of `! grep`, which
+# bash's errexit ignores.
+refute_in() {
+	if grep -qiF -- "$1" "$2"; then
+		echo "'$1' found in $2:"
+		grep -niF -- "$1" "$2" | head -n 5
+		return 1
+	fi
+}
+
+# refute_in_text NEEDLE TEXT - the same for a string.
+refute_in_text() {
+	if grep -qiF -- "$1" <<<"$2"; then
+		echo "'$1' found in:"
+		printf '%s\n' "$2"
+		return 1
+	fi
+}
+
+# canary_scan PATH... -- STRING... - scans every byte of every regular file
+# under the PATHs for each STRING as raw UTF-8, UTF-16LE (via iconv),
+# UTF-16BE, and as lowercase and uppercase hex text.  Prints one line per
+# hit ("file: form 'string' xN") and the total as the last line
+# ("hits: N").  Always exits 0; callers compare the total.
+canary_scan() {
+	local paths=() s f form needle n total=0
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		paths+=("$1")
+		shift
+	done
+	shift
+	local forms="$T/.canary-forms"
+	rm -rf "$forms"
+	mkdir -p "$forms"
+	local i=0
+	for s in "$@"; do
+		printf '%s' "$s" >"$forms/$i.raw"
+		printf '%s' "$s" | iconv -f UTF-8 -t UTF-16LE >"$forms/$i.utf16le"
+		printf '%s' "$s" | iconv -f UTF-8 -t UTF-16BE >"$forms/$i.utf16be"
+		printf '%s' "$s" | od -An -v -tx1 | tr -d ' \n' >"$forms/$i.hex"
+		tr 'a-f' 'A-F' <"$forms/$i.hex" >"$forms/$i.HEX"
+		printf '%s\n' "$s" >"$forms/$i.name"
+		i=$((i + 1))
+	done
+	# one pass over every byte of every file; needles are read from files,
+	# so the NUL bytes of the UTF-16 forms are matched exactly
+	find "${paths[@]}" -type f -print0 | python3 -c '
+import os, sys
+forms = sys.argv[1]
+needles = []
+for fn in sorted(os.listdir(forms)):
+    base, form = fn.rsplit(".", 1)
+    if form == "name":
+        continue
+    with open(os.path.join(forms, fn), "rb") as f:
+        n = f.read()
+    with open(os.path.join(forms, base + ".name")) as f:
+        name = f.read().strip()
+    if n:
+        needles.append((form, name, n))
+total = 0
+files = [p for p in sys.stdin.buffer.read().split(b"\0") if p]
+for p in files:
+    with open(p, "rb") as f:
+        h = f.read()
+    for form, name, n in needles:
+        c = h.count(n)
+        if c:
+            print("%s: %s %r x%d" % (p.decode(errors="replace"), form, name, c))
+            total += c
+print("files scanned: %d" % len(files))
+print("hits: %d" % total)
+' "$forms"
 }

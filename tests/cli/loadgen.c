@@ -2,8 +2,10 @@
  * loadgen.c - a small driver of the C API for the crash tests in
  * tests/cli/crash.bats and the corruption tests in tests/cli/engine.bats.
  *
- *   loadgen write DBDIR [N]        autocommit puts of k0, k1, ... (N or
- *                                  forever) into keyspace "load"; prints
+ *   loadgen write DBDIR [N [START]]
+ *                                  autocommit puts of kSTART, kSTART+1, ...
+ *                                  (N of them, 0 = forever; START default
+ *                                  0) into keyspace "load"; prints
  *                                  each key on stdout, flushed, only AFTER
  *                                  hdb_kv_put() returned HDB_OK: a printed
  *                                  key is an acknowledged write.
@@ -17,6 +19,8 @@
  *                                  checking that each holds its expected
  *                                  value (exit 1 if one does not).
  *   loadgen put DBDIR KS KEY SIZE  one value of SIZE bytes ('Q' * SIZE).
+ *   loadgen putv DBDIR KS KEY VAL  one value, the text VAL.
+ *   loadgen del DBDIR KS KEY       deletes a key.
  *   loadgen flip FILE OFFSET [XOR] XORs the byte at OFFSET (default 0xff).
  *   loadgen pages FILE FLAGS       prints the page numbers (4 KiB pages)
  *                                  whose LMDB page flags equal FLAGS
@@ -86,14 +90,14 @@ static size_t value_of(unsigned long i, char *out, size_t cap)
 	return len;
 }
 
-static int cmd_write(const char *dir, unsigned long n)
+static int cmd_write(const char *dir, unsigned long n, unsigned long start)
 {
 	struct conn c;
 	if (conn_open(&c, dir, HDB_OPEN_CREATE))
 		return 3;
 	char key[32], val[256];
 	int ret = 0;
-	for (unsigned long i = 0; n == 0 || i < n; i++) {
+	for (unsigned long i = start; n == 0 || i < start + n; i++) {
 		int kl = snprintf(key, sizeof(key), "k%lu", i);
 		size_t vl = value_of(i, val, sizeof(val));
 		int rc = hdb_kv_put(c.s, KS, key, (size_t)kl, val, vl);
@@ -258,6 +262,30 @@ static int cmd_put(const char *dir, const char *ks, const char *key, unsigned lo
 	return rc ? 3 : 0;
 }
 
+static int cmd_putv(const char *dir, const char *ks, const char *key, const char *val)
+{
+	struct conn c;
+	if (conn_open(&c, dir, HDB_OPEN_CREATE))
+		return 3;
+	int rc = hdb_kv_put(c.s, ks, key, strlen(key), val, strlen(val));
+	if (rc)
+		fprintf(stderr, "loadgen: put: %s\n", hdb_session_errmsg(c.s));
+	conn_close(&c);
+	return rc ? 3 : 0;
+}
+
+static int cmd_del(const char *dir, const char *ks, const char *key)
+{
+	struct conn c;
+	if (conn_open(&c, dir, 0))
+		return 3;
+	int rc = hdb_kv_delete(c.s, ks, key, strlen(key));
+	if (rc)
+		fprintf(stderr, "loadgen: delete: %s\n", hdb_session_errmsg(c.s));
+	conn_close(&c);
+	return rc ? 3 : 0;
+}
+
 static int cmd_flip(const char *file, long long off, unsigned x)
 {
 	int fd = open(file, O_RDWR);
@@ -303,8 +331,9 @@ static int cmd_pages(const char *file, unsigned flags)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: loadgen write DBDIR [N] | fill DBDIR N [BATCH] | check DBDIR | count DBDIR\n"
-	                "       loadgen put DBDIR KS KEY SIZE | flip FILE OFFSET [XOR] | pages FILE FLAGS\n");
+	fprintf(stderr, "usage: loadgen write DBDIR [N [START]] | fill DBDIR N [BATCH] | check DBDIR | count DBDIR\n"
+	                "       loadgen put DBDIR KS KEY SIZE | putv DBDIR KS KEY VAL | del DBDIR KS KEY\n"
+	                "       loadgen flip FILE OFFSET [XOR] | pages FILE FLAGS\n");
 	return 2;
 }
 
@@ -313,8 +342,9 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	const char *m = argv[1];
-	if (strcmp(m, "write") == 0 && argc <= 4)
-		return cmd_write(argv[2], argc == 4 ? strtoul(argv[3], NULL, 10) : 0);
+	if (strcmp(m, "write") == 0 && argc <= 5)
+		return cmd_write(argv[2], argc >= 4 ? strtoul(argv[3], NULL, 10) : 0,
+		                 argc == 5 ? strtoul(argv[4], NULL, 10) : 0);
 	if (strcmp(m, "fill") == 0 && (argc == 4 || argc == 5)) {
 		unsigned long batch = argc == 5 ? strtoul(argv[4], NULL, 10) : 1000;
 		return cmd_fill(argv[2], strtoul(argv[3], NULL, 10), batch ? batch : 1000);
@@ -325,6 +355,10 @@ int main(int argc, char **argv)
 		return cmd_count(argv[2]);
 	if (strcmp(m, "put") == 0 && argc == 6)
 		return cmd_put(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 10));
+	if (strcmp(m, "putv") == 0 && argc == 6)
+		return cmd_putv(argv[2], argv[3], argv[4], argv[5]);
+	if (strcmp(m, "del") == 0 && argc == 5)
+		return cmd_del(argv[2], argv[3], argv[4]);
 	if (strcmp(m, "flip") == 0 && (argc == 4 || argc == 5))
 		return cmd_flip(argv[2], strtoll(argv[3], NULL, 10),
 		                argc == 5 ? (unsigned)strtoul(argv[4], NULL, 0) : 0xffu);
