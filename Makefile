@@ -12,23 +12,23 @@
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := lmdb libcrypto libargon2 json-c
+PKGS    := lmdb libcrypto libargon2 json-c libsystemd
 DEBS    := build-essential pkg-config liblmdb-dev libssl-dev openssl libargon2-dev \
            libjson-c-dev libcmocka-dev bats lmdb-utils clang libclang-rt-14-dev jq \
-           python3 xxd
+           python3 xxd libsystemd-dev systemd
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wshadow -Wvla -Wwrite-strings
 HARDEN  := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
 OPT     ?= -O2 -g
-INCS    := -Iinclude -Iutil -Ipolicy -Iengine
+INCS    := -Iinclude -Iutil -Ipolicy -Iaudit -Iengine
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(INCS) $(PKG_CFLAGS) $(CFLAGS)
 LDHARDEN := -Wl,-z,relro,-z,now
 LIBS     = $(PKG_LIBS) -lpthread
 
-LIB_SRCS := $(sort $(wildcard util/*.c policy/*.c engine/*.c))
+LIB_SRCS := $(sort $(wildcard util/*.c policy/*.c audit/*.c engine/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -56,13 +56,15 @@ build: libheliosdb.a libheliosdb.so heliosdb-nano
 deps:
 	@./tests/deps.sh $(DEBS)
 
-$(B)/obj/%.o: %.c include/heliosdb.h $(wildcard */*.h)
+$(B)/obj/%.o: %.c include/heliosdb.h $(wildcard */*.h) $(wildcard */*.def)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(B)/asan/%.o: %.c include/heliosdb.h $(wildcard */*.h)
+$(B)/asan/%.o: %.c include/heliosdb.h $(wildcard */*.h) $(wildcard */*.def)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -O1 $(ASAN) -c $< -o $@
+	@echo "  CC/ASAN $<"
+	@$(CC) $(CFLAGS_ALL) -O1 $(ASAN) -c $< -o $@
 
 libheliosdb.a: $(LIB_OBJS)
 	rm -f $@
@@ -76,15 +78,18 @@ heliosdb-nano: $(CLI_OBJS) libheliosdb.a
 
 $(B)/tests/%: tests/unit/%.c libheliosdb.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Itests/unit -pie $(LDHARDEN) -o $@ $< libheliosdb.a $(LIBS) -lcmocka
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Itests/unit -pie $(LDHARDEN) -o $@ $< libheliosdb.a $(LIBS) -lcmocka
 
 $(B)/tests-asan/%: tests/unit/%.c $(ASAN_OBJS) tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -O1 $(ASAN) -Wno-missing-prototypes -Itests/unit -o $@ $< $(ASAN_OBJS) $(LIBS) -lcmocka
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS_ALL) -O1 $(ASAN) -Wno-missing-prototypes -Itests/unit -o $@ $< $(ASAN_OBJS) $(LIBS) -lcmocka
 
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) $(PKG_CFLAGS) \
+	@echo "  FUZZ    $@"
+	@$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) $(PKG_CFLAGS) \
 		-o $@ $< $(LIB_SRCS) $(LIBS)
 
 $(B)/bench/%: tests/bench/%.c libheliosdb.a

@@ -470,9 +470,12 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 	if (exists && sb.st_size < 2 * 4096)
 		return db_err(db, HDB_ECORRUPT, "data file '%s' is truncated (%lld bytes)", f, (long long)sb.st_size);
 	if (!exists) {
-		if (mkdir(db->path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(db->path, 0700) == 0)
+			db->created_dir = true;
+		else if (errno != EEXIST)
 			return db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create directory '%s': %s",
 			              db->path, strerror(errno));
+		db->created_files = true;
 	}
 	if (stat(db->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return db_err(db, HDB_EINVAL, "'%s' is not a directory", db->path);
@@ -583,14 +586,33 @@ out_abort:
 	return rc;
 }
 
+static void rm_created(struct hdb_db *db)
+{
+	char f[4200];
+	if (db->env) {
+		mdb_env_close(db->env);
+		db->env = NULL;
+	}
+	if (db->created_files) {
+		snprintf(f, sizeof(f), "%s/data.mdb", db->path);
+		(void)unlink(f);
+		snprintf(f, sizeof(f), "%s/lock.mdb", db->path);
+		(void)unlink(f);
+	}
+	if (db->created_dir)
+		(void)rmdir(db->path);
+}
+
 static int open_common(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
 {
 	int rc = open_env(db, cfg, flags);
-	if (rc)
+	if (!rc)
+		rc = open_keys(db, cfg, flags);
+	if (rc) {
+		/* a failed create leaves nothing behind: init can simply be rerun */
+		rm_created(db);
 		return rc;
-	rc = open_keys(db, cfg, flags);
-	if (rc)
-		return rc;
+	}
 	hex_encode(db->id, ENGINE_ID_LEN, db->id_hex);
 	return HDB_OK;
 }

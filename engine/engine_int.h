@@ -105,6 +105,7 @@ struct hdb_db {
 	MDB_dbi meta, data;
 	bool encrypted;
 	bool rdonly;
+	bool created_dir, created_files;  /* by this open: removed if it fails */
 	unsigned char id[ENGINE_ID_LEN];
 	char id_hex[2 * ENGINE_ID_LEN + 1];
 	uint64_t max_encryptions;

@@ -355,7 +355,8 @@ out:
 
 /* ------------------------------------------------------------------ rekey */
 
-static int rekey_state(struct hdb_session *s, uint32_t *target, struct buf *pos)
+/* meta "rekey" = u32 target key || u64 values visited || last LMDB key done */
+static int rekey_state(struct hdb_session *s, uint32_t *target, uint64_t *done, struct buf *pos)
 {
 	MDB_val k = META_KEY("rekey"), v;
 	int mrc = mdb_get(s->txn, s->db->meta, &k, &v);
@@ -363,29 +364,32 @@ static int rekey_state(struct hdb_session *s, uint32_t *target, struct buf *pos)
 		return HDB_ENOTFOUND;
 	if (mrc)
 		return sess_err(s, mdb_to_hdb(mrc), "cannot read rekey state: %s", mdb_strerror(mrc));
-	if (v.mv_size < 4 || v.mv_size > 4 + ENGINE_MAX_LMDB_KEY)
+	if (v.mv_size < 12 || v.mv_size > 12 + ENGINE_MAX_LMDB_KEY)
 		return sess_err(s, HDB_ECORRUPT, "rekey state is malformed");
 	*target = get_u32be(v.mv_data);
+	*done = get_u64be((unsigned char *)v.mv_data + 4);
 	buf_reset(pos);
-	return buf_append(pos, (unsigned char *)v.mv_data + 4, v.mv_size - 4);
+	return buf_append(pos, (unsigned char *)v.mv_data + 12, v.mv_size - 12);
 }
 
-static int rekey_save(struct hdb_session *s, uint32_t target, const void *pos, size_t n)
+static int rekey_save(struct hdb_session *s, uint32_t target, uint64_t done, const void *pos, size_t n)
 {
-	unsigned char v[4 + ENGINE_MAX_LMDB_KEY];
+	unsigned char v[12 + ENGINE_MAX_LMDB_KEY];
 	put_u32be(v, target);
-	memcpy(v + 4, pos, n);
-	int rc = meta_put(s->db, s->txn, "rekey", 5, v, 4 + n);
+	put_u64be(v + 4, done);
+	memcpy(v + 12, pos, n);
+	int rc = meta_put(s->db, s->txn, "rekey", 5, v, 12 + n);
 	return rc ? sess_err(s, rc, "%s", s->db->errmsg) : HDB_OK;
 }
 
 /* Starts a rekey (or finds the one in progress): *target is the new key. */
-static int rekey_start(struct hdb_session *s, uint32_t *target, struct buf *pos)
+static int rekey_start(struct hdb_session *s, uint32_t *target, uint64_t *done, struct buf *pos)
 {
 	int rc = txn_begin(s, true);
 	if (rc)
 		return rc;
-	rc = rekey_state(s, target, pos);
+	*done = 0;
+	rc = rekey_state(s, target, done, pos);
 	if (rc == HDB_ENOTFOUND) {
 		struct engine_dek *np = realloc(s->pending, (s->npending + 1) * sizeof(*np));
 		if (!np) {
@@ -402,7 +406,7 @@ static int rekey_start(struct hdb_session *s, uint32_t *target, struct buf *pos)
 		*target = s->pending[s->npending].id;
 		s->npending++;
 		buf_reset(pos);
-		rc = rekey_save(s, *target, "", 0);
+		rc = rekey_save(s, *target, 0, "", 0);
 	}
 	if (rc) {
 		txn_abort(s);
@@ -411,8 +415,8 @@ static int rekey_start(struct hdb_session *s, uint32_t *target, struct buf *pos)
 	return txn_commit(s);
 }
 
-static int rekey_batch(struct hdb_session *s, uint32_t target, struct buf *pos, size_t batch, size_t *ret_done,
-                       bool *ret_end)
+static int rekey_batch(struct hdb_session *s, uint32_t target, uint64_t done_before, struct buf *pos,
+                       size_t batch, size_t *ret_done, bool *ret_end)
 {
 	struct hdb_db *db = s->db;
 	struct buf keys = { 0 };
@@ -475,7 +479,7 @@ static int rekey_batch(struct hdb_session *s, uint32_t target, struct buf *pos, 
 		}
 	}
 	buf_free_wipe(&val);
-	rc = rekey_save(s, target, pos->p, pos->len);
+	rc = rekey_save(s, target, done_before + visited, pos->p, pos->len);
 	if (rc)
 		goto out_abort;
 	buf_free(&keys);
@@ -532,11 +536,12 @@ int hdb_rekey(struct hdb_session *s, size_t batch, hdb_progress_fn progress, voi
 		batch = 1000;
 	struct buf pos = { 0 };
 	uint32_t target = 0;
-	int rc = rekey_start(s, &target, &pos);
+	uint64_t done = 0;
+	int rc = rekey_start(s, &target, &done, &pos);
 	if (rc)
 		goto out;
 	MDB_stat st;
-	uint64_t total = 0, done = 0;
+	uint64_t total = 0;
 	MDB_txn *t;
 	if (mdb_txn_begin(s->db->env, NULL, MDB_RDONLY, &t) == MDB_SUCCESS) {
 		if (mdb_stat(t, s->db->data, &st) == MDB_SUCCESS)
@@ -546,7 +551,7 @@ int hdb_rekey(struct hdb_session *s, size_t batch, hdb_progress_fn progress, voi
 	bool end = false;
 	while (!end) {
 		size_t n;
-		rc = rekey_batch(s, target, &pos, batch, &n, &end);
+		rc = rekey_batch(s, target, done, &pos, batch, &n, &end);
 		if (rc)
 			goto out;
 		done += n;

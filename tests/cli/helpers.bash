@@ -42,7 +42,8 @@ hdb_teardown() {
 }
 
 _hdb_cleanup() {
-	# kill anything a crash test left running (only our own children)
+	# kill what a crash test left running: only our own children that were
+	# never reaped (kill_bg removes reaped ones, whose pids may be reused)
 	local p
 	for p in ${HDB_BG_PIDS:-}; do
 		kill -9 "$p" 2>/dev/null || true
