@@ -15,13 +15,13 @@ CLANG   ?= clang
 PKGS    := lmdb libcrypto libargon2 json-c libsystemd
 DEBS    := build-essential pkg-config liblmdb-dev libssl-dev openssl libargon2-dev \
            libjson-c-dev libcmocka-dev bats lmdb-utils clang libclang-rt-14-dev jq \
-           python3 xxd libsystemd-dev systemd
+           python3 xxd libsystemd-dev systemd python3-jsonschema
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wshadow -Wvla -Wwrite-strings
 HARDEN  := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
 OPT     ?= -O2 -g
-INCS    := -Iinclude -Iutil -Ipolicy -Iaudit -Iengine
+INCS    := -Iinclude -Iutil -Ipolicy -Iaudit -Iengine -Icli
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(INCS) $(PKG_CFLAGS) $(CFLAGS)

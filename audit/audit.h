@@ -93,6 +93,16 @@ struct audit_head {
 	unsigned char hash[32];
 };
 
+/* Timestamps in records and checkpoints: RFC 3339, UTC, microseconds,
+ * always exactly AUDIT_TIME_LEN characters: "2026-11-28T09:30:45.123456Z". */
+#define AUDIT_TIME_LEN 27
+/* audit_format_time - formats time_us (microseconds since the epoch, years
+ * 1970..9999) into out, NUL-terminated.  HDB_EINVAL when out of range. */
+int audit_format_time(int64_t time_us, char out[AUDIT_TIME_LEN + 1]);
+/* audit_parse_time - the inverse, strict: exactly that form with a valid
+ * date and time (no leap second).  HDB_OK or HDB_ECORRUPT. */
+int audit_parse_time(const char *s, size_t n, int64_t *ret_us);
+
 /* audit_genesis - the head before the first record of database db_id. */
 void audit_genesis(const char *db_id, struct audit_head *ret);
 
@@ -188,6 +198,14 @@ int audit_file_last(struct audit_file *f, struct audit_head *ret, bool *ret_torn
  * ret_rotated when it did, else ""). */
 int audit_file_append(struct audit_file *f, const char *lines, size_t n, char *ret_rotated, size_t rotlen,
                       char *err, size_t errlen);
+/* audit_file_rotate - rotates the active segment now if it is non-empty
+ * (ret_rotated as for append; "" when there was nothing to rotate), so the
+ * pipeline can end a segment with a checkpoint of its own choosing. */
+int audit_file_rotate(struct audit_file *f, char *ret_rotated, size_t rotlen, char *err, size_t errlen);
+/* audit_file_rotate_due - whether an append of n bytes would rotate first
+ * (by size or age); a hint, without the lock, for writing a checkpoint
+ * before audit_file_rotate. */
+bool audit_file_rotate_due(struct audit_file *f, size_t n);
 /* audit_segments - the segment files of log_file in order (rotated ones
  * by name, then the active one); free with hdb_free_names(). */
 int audit_segments(const char *log_file, char ***ret, size_t *ret_n, char *err, size_t errlen);

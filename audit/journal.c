@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include <json.h>
+/* no CODE_FILE/CODE_LINE/CODE_FUNC: noise in an evidence record */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "audit.h"

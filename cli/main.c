@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit_verify.h"
 #include "config.h"
 #include "heliosdb.h"
 #include "keys.h"
@@ -290,6 +291,10 @@ static int open_db(const struct opts *o, unsigned flags, struct hdb_config **ret
 	if (x)
 		return x;
 	struct hdb_db *db = NULL;
+	/* with audit on, the trail is written through the database: even the
+	 * read-only verbs open it read-write (they change no data) */
+	if (cfg->audit_enabled)
+		flags &= ~HDB_OPEN_RDONLY;
 	int rc = hdb_open(NULL, cfg, flags, &db);
 	if (rc) {
 		errx_("%s", hdb_errmsg(db));
@@ -561,6 +566,8 @@ static void progress(void *arg, uint64_t done, uint64_t total)
 {
 	int *last = arg;
 	int pct = total ? (int)(done * 100 / total) : 100;
+	if (pct == 100 && *last == 100)
+		return; /* said already */
 	if (isatty(STDERR_FILENO)) {
 		int w = 40, fill = pct * w / 100;
 		fprintf(stderr, "\rrekey [%.*s%*s] %3d%% %llu/%llu", fill, "########################################",
@@ -758,6 +765,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "  %-11s %s\n", "config", "toml-json < FILE | check --config FILE");
+	fprintf(f, "  %-11s %s\n", "audit-verify", "--input FILE|DIR --pubkey FILE [--journal]: check the audit chain");
 	fprintf(f, "\nkey sources (SPEC): env[:VAR] (default HELIOSDB_ENCRYPTION_KEY), file:PATH,\n"
 	           "  password[:VAR] (Argon2id; prompts on a terminal), credential:NAME (systemd)\n"
 	           "exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 key error\n"
@@ -782,6 +790,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(v, "config") == 0)
 		return cmd_config(argc - 1, argv + 1);
+	if (strcmp(v, "audit-verify") == 0) {
+		verb_name = "audit-verify";
+		return cmd_audit_verify(argc - 1, argv + 1);
+	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(v, verbs[i].name) != 0)
 			continue;

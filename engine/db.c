@@ -12,6 +12,7 @@
  * unwrap is corruption (HDB_ECORRUPT).  No data is read before both pass.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,21 @@ int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master
 	rc = meta_put(db, txn, "prf", 3, w, sizeof(w));
 	if (rc)
 		return rc;
+	/* the audit signing key is wrapped like a data key */
+	MDB_val ak = META_KEY("audit_sign"), av;
+	if (mdb_get(txn, db->meta, &ak, &av) == MDB_SUCCESS && av.mv_size == CRYPTO_WRAPPED_LEN && db->master) {
+		unsigned char sk[CRYPTO_KEY_LEN], saad[ENGINE_ID_LEN + 4];
+		memcpy(saad, db->id, ENGINE_ID_LEN);
+		memcpy(saad + ENGINE_ID_LEN, "asig", 4);
+		if (crypto_unwrap_key(db->lib, db->master->buf, saad, sizeof(saad), av.mv_data, sk) != HDB_OK)
+			return db_err(db, HDB_ECORRUPT, "the audit signing key record is corrupt");
+		rc = crypto_wrap_key(db->lib, master->buf, saad, sizeof(saad), sk, w);
+		OPENSSL_cleanse(sk, sizeof(sk));
+		if (!rc)
+			rc = meta_put(db, txn, "audit_sign", 10, w, sizeof(w));
+		if (rc)
+			return rc;
+	}
 	uint32_t next;
 	rc = meta_get_u32(db, txn, "nextkey", &next);
 	if (rc)
@@ -608,12 +624,41 @@ static int open_common(struct hdb_db *db, const struct hdb_config *cfg, unsigned
 	int rc = open_env(db, cfg, flags);
 	if (!rc)
 		rc = open_keys(db, cfg, flags);
+	if (!rc) {
+		hex_encode(db->id, ENGINE_ID_LEN, db->id_hex);
+		rc = trail_open(db, cfg);
+		if (rc)
+			trail_close(db);
+	}
 	if (rc) {
 		/* a failed create leaves nothing behind: init can simply be rerun */
 		rm_created(db);
 		return rc;
 	}
-	hex_encode(db->id, ENGINE_ID_LEN, db->id_hex);
+	struct buf d = { 0 };
+	audit_detail_begin(&d);
+	audit_detail_str(&d, "path", db->path);
+	audit_detail_str(&d, "mode", db->rdonly ? "read-only" : "read-write");
+	audit_detail_bool(&d, "created", db->created_files);
+	audit_detail_str(&d, "encryption", hdb_encryption_info(db));
+	if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+		trail_security(db, AUDIT_EV_DB_OPEN, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+	if (db->encrypted) {
+		buf_reset(&d);
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "key_source", keys_source_name(cfg->key_kind));
+		audit_detail_bool(&d, "fips", crypto_lib_fips(db->lib));
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+			trail_security(db, AUDIT_EV_KEY_LOADED, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+	}
+	buf_reset(&d);
+	audit_detail_begin(&d);
+	audit_detail_str(&d, "log_file", db->audit.log_file ? db->audit.log_file : "");
+	audit_detail_str(&d, "durability", cfg->audit_durability ? cfg->audit_durability : "batch");
+	audit_detail_str(&d, "journald", db->audit.journald ? "on" : "off");
+	if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+		trail_security(db, AUDIT_EV_AUDIT_START, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+	buf_free(&d);
 	return HDB_OK;
 }
 
@@ -701,6 +746,20 @@ int hdb_open_in_memory(const struct hdb_config *cfg, struct hdb_db **ret_db)
 		rc = db_err(db, HDB_ENOMEM, "out of memory");
 		goto out;
 	}
+	if (cfg->audit_enabled && !cfg->audit_log_file) {
+		/* a temporary database keeps its audit log with it */
+		struct hdb_config *tc = NULL;
+		char lf[4200];
+		snprintf(lf, sizeof(lf), "%s/audit/audit.log", tmpl);
+		rc = config_dup(cfg, &tc);
+		if (!rc) {
+			free(tc->audit_log_file);
+			tc->audit_log_file = strdup(lf);
+			rc = tc->audit_log_file ? open_common(db, tc, HDB_OPEN_CREATE) : HDB_ENOMEM;
+		}
+		hdb_config_free(tc);
+		goto out;
+	}
 	rc = open_common(db, cfg, HDB_OPEN_CREATE);
 out:
 	if (own_cfg)
@@ -708,21 +767,30 @@ out:
 	return rc;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		(void)rmdir(path);
+	else
+		(void)unlink(path);
+	return 0;
+}
+
+/* the in-memory database's private directory, with its audit log */
 static void rm_tmpdir(const char *dir)
 {
-	const char *files[] = { "data.mdb", "lock.mdb" };
-	char f[4200];
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
-		(void)unlink(f);
-	}
-	(void)rmdir(dir);
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void hdb_close(struct hdb_db *db)
 {
 	if (!db)
 		return;
+	if (db->audit.on)
+		trail_security(db, AUDIT_EV_DB_CLOSE, AUDIT_SUCCESS, NULL, NULL, NULL);
+	trail_close(db);
 	if (db->env)
 		mdb_env_close(db->env);
 	for (size_t i = 0; i < db->ndeks; i++)
@@ -787,6 +855,13 @@ int hdb_backup(struct hdb_db *db, const char *dir)
 	if (stat(f, &sb) == 0)
 		return db_err(db, HDB_EEXIST, "backup directory '%s' already holds a database", dir);
 	int mrc = mdb_env_copy2(db->env, dir, MDB_CP_COMPACT);
+	struct buf d = { 0 };
+	audit_detail_begin(&d);
+	audit_detail_str(&d, "destination", dir);
+	if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+		trail_security(db, AUDIT_EV_BACKUP_RUN, mrc ? AUDIT_FAILURE : AUDIT_SUCCESS, mrc ? mdb_strerror(mrc) : NULL,
+		               NULL, (const char *)d.p);
+	buf_free(&d);
 	if (mrc)
 		return db_err(db, mdb_to_hdb(mrc), "cannot back up to '%s': %s", dir, mdb_strerror(mrc));
 	(void)chmod(f, 0600);

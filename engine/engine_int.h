@@ -41,6 +41,7 @@
 
 #include <lmdb.h>
 
+#include "audit.h"
 #include "config.h"
 #include "crypto.h"
 #include "heliosdb.h"
@@ -97,6 +98,38 @@ struct engine_res {
 	uint64_t next, end;
 };
 
+/* The audit pipeline of one open database (engine/trail.c). */
+struct qev;
+struct engine_audit {
+	bool on;
+	struct audit_ctx ctx;
+	char *log_file, *pub_file;
+	struct audit_file *file;
+	int durability, journald;
+	bool block;
+	uint32_t window_ms, checkpoint_every;
+	bool log_reads, log_writes, log_deletes, log_ddl, log_keys;
+	struct hdb_secret *sign;          /* Ed25519 seed, wrapped in meta "audit_sign" */
+	struct hdb_secret *token_key;     /* keyed-hash tokens for KV keys */
+	char *principal_user;             /* the OS user, for engine-level events */
+	struct hdb_session *sess;         /* the shipper's own session */
+	pthread_t thr;
+	bool thr_started, sync_init;
+	pthread_mutex_t mu;               /* guards everything below */
+	pthread_cond_t wake, progress;
+	struct qev **q;
+	size_t nq, capq;
+	uint64_t next_ticket, done_ticket;
+	uint64_t want_seq;                /* highest committed outbox seq known */
+	uint64_t file_seq;                /* last record in the log file */
+	unsigned char file_hash[32];
+	bool stop;
+	bool failed;
+	char failmsg[512];
+	int64_t fail_since_us;
+	uint64_t fail_blocked, dropped, journal_failures;
+};
+
 struct hdb_db {
 	char errmsg[512];
 	char *path;
@@ -115,6 +148,8 @@ struct hdb_db {
 	struct keys_kdf kdf;
 
 	struct engine_res res;           /* only touched inside write txns (LMDB's writer lock) */
+
+	struct engine_audit audit;
 
 	pthread_mutex_t lock;            /* guards deks */
 	struct engine_dek *deks;
@@ -150,7 +185,15 @@ struct sess_keyspace {
 struct hdb_session {
 	struct hdb_db *db;
 	char *user, *source_addr, *application;
+	char session_id[33];
+	bool internal;                   /* the audit shipper's own session */
 	char errmsg[512];
+
+	/* audit state of the open write txn (engine/trail.c) */
+	struct audit_head ahead;
+	bool ahead_loaded, ahead_dirty;
+	struct qev **txn_events;
+	size_t ntxn_events;
 
 	MDB_txn *txn;                    /* current transaction, or NULL */
 	bool explicit_txn;               /* opened by hdb_begin() */
@@ -186,7 +229,34 @@ struct hdb_cursor {
 	unsigned char prefix[5];
 	bool started;
 	struct hdb_row *row;
+	char table[HDB_MAX_NAME_LEN + 1];
+	int64_t rows;                    /* rows returned: the read's record at close */
+	int err;                         /* first failure of hdb_cursor_next */
+	char errmsg[256];
 };
+
+/* One data call, as the audit sees it. */
+struct op {
+	bool auto_txn;
+	enum audit_event_type type;
+	const char *table;
+	char object[160];
+	int64_t rows;
+};
+#define OP_INIT(t, tbl) { .type = (t), .table = (tbl), .rows = -1 }
+
+/* ---- engine/trail.c */
+int trail_open(struct hdb_db *db, const struct hdb_config *cfg);
+void trail_close(struct hdb_db *db);
+int trail_record(struct hdb_session *s, struct audit_event *ev);
+int trail_txn_precommit(struct hdb_session *s);
+int trail_txn_end(struct hdb_session *s, bool committed);
+int trail_check(struct hdb_session *s);
+void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_outcome outcome, const char *error,
+                    const char *object, const char *detail_json);
+/* "keyspace:<name> key:<token>" for a KV key */
+void trail_kv_object(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, char *out,
+                     size_t outlen);
 
 /* ---- engine/session.c */
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -194,10 +264,12 @@ int db_err(struct hdb_db *db, int rc, const char *fmt, ...) __attribute__((forma
 int mdb_to_hdb(int mrc);
 /* op_begin - a transaction for one data call: the open one, or a new
  * autocommit one (*auto_txn = true).  Refuses a write in a read-only txn. */
-int op_begin(struct hdb_session *s, bool write, bool *auto_txn);
+int op_begin(struct hdb_session *s, bool write, struct op *op);
 /* op_end - commits (rc == HDB_OK) or aborts an autocommit txn; in an
  * explicit write txn, a failure poisons it.  Returns the final rc. */
-int op_end(struct hdb_session *s, bool auto_txn, int rc);
+int op_end(struct hdb_session *s, struct op *op, int rc);
+/* op_fail - an entry point that fails before op_begin: still one record. */
+int op_fail(struct hdb_session *s, struct op *op, int rc);
 int txn_begin(struct hdb_session *s, bool write);
 int txn_commit(struct hdb_session *s);
 void txn_abort(struct hdb_session *s);

@@ -9,6 +9,7 @@
  * value) and a scan can hand keys back.  The value comes first so that a
  * get decrypts straight into the buffer it returns: one pass, no copy.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,42 +173,46 @@ static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_
 int hdb_kv_put(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, const void *val,
                size_t vlen)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_WRITE, NULL);
 	if (!s)
 		return HDB_EINVAL;
+	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	op.rows = 1;
 	if (!val && vlen)
 		return sess_err(s, HDB_EINVAL, "value is NULL");
 	int rc = check_key(s, key, klen);
 	if (rc)
-		return rc;
-	rc = op_begin(s, true, &auto_txn);
+		return op_fail(s, &op, rc);
+	rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	uint32_t ks;
 	rc = keyspace_lookup(s, keyspace, true, &ks);
 	if (!rc)
 		rc = kv_put_one(s, ks, key, klen, val ? val : "", vlen);
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct hdb_kv_op *ops, size_t n)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_WRITE, NULL);
 	if (!s || (!ops && n))
 		return HDB_EINVAL;
+	snprintf(op.object, sizeof(op.object), "keyspace:%.63s", keyspace ? keyspace : "?");
+	op.rows = (int64_t)n;
 	for (size_t i = 0; i < n; i++) {
 		int rc = check_key(s, ops[i].key, ops[i].klen);
 		if (rc)
-			return rc;
+			return op_fail(s, &op, rc);
 	}
-	int rc = op_begin(s, true, &auto_txn);
+	int rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	uint32_t ks;
 	rc = keyspace_lookup(s, keyspace, true, &ks);
 	for (size_t i = 0; rc == HDB_OK && i < n; i++)
 		rc = kv_put_one(s, ks, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 /* Splits an opened 'V' payload p[0..n); checks the key when want != NULL. */
@@ -231,15 +236,17 @@ static int kv_split(struct hdb_session *s, const unsigned char *p, size_t n, con
 int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, void **ret_val,
                size_t *ret_len)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
 	if (!s || !ret_val || !ret_len)
 		return HDB_EINVAL;
+	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	op.rows = 0;
 	int rc = check_key(s, key, klen);
 	if (rc)
-		return rc;
-	rc = op_begin(s, false, &auto_txn);
+		return op_fail(s, &op, rc);
+	rc = op_begin(s, false, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	uint32_t ks;
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -255,6 +262,7 @@ int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, siz
 		rc = kv_split(s, b.p, b.len, key, klen, &kp, &kpl, &vpl);
 		if (!rc) {
 			memset(b.p + vpl, 0, b.len - vpl); /* only the value leaves */
+			op.rows = 1;
 			*ret_val = b.p;
 			*ret_len = vpl;
 			b.p = NULL;
@@ -263,20 +271,22 @@ int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, siz
 	buf_free_wipe(&b);
 	if (rc == HDB_ENOTFOUND && !s->errmsg[0])
 		sess_err(s, HDB_ENOTFOUND, "key not found");
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_kv_delete(struct hdb_session *s, const char *keyspace, const void *key, size_t klen)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_DELETE, NULL);
 	if (!s)
 		return HDB_EINVAL;
+	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	op.rows = 0;
 	int rc = check_key(s, key, klen);
 	if (rc)
-		return rc;
-	rc = op_begin(s, true, &auto_txn);
+		return op_fail(s, &op, rc);
+	rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	uint32_t ks;
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -290,18 +300,22 @@ int hdb_kv_delete(struct hdb_session *s, const char *keyspace, const void *key, 
 			rc = sess_err(s, HDB_ENOTFOUND, "key not found");
 		else if (mrc)
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot delete: %s", mdb_strerror(mrc));
+		else
+			op.rows = 1;
 	}
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, void *arg)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
 	if (!s || !fn)
 		return HDB_EINVAL;
-	int rc = op_begin(s, false, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "keyspace:%.63s", keyspace ? keyspace : "?");
+	op.rows = 0;
+	int rc = op_begin(s, false, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	uint32_t ks;
 	MDB_cursor *c = NULL;
 	struct buf b = { 0 };
@@ -329,6 +343,7 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 		rc = kv_split(s, p, n, NULL, 0, &kp, &kpl, &vpl);
 		if (rc)
 			goto out;
+		op.rows++;
 		stop = fn(arg, kp, kpl, p, vpl);
 		if (stop)
 			goto out;
@@ -339,6 +354,6 @@ out:
 	if (c)
 		mdb_cursor_close(c);
 	buf_free_wipe(&b);
-	rc = op_end(s, auto_txn, rc);
+	rc = op_end(s, &op, rc);
 	return rc ? rc : stop;
 }

@@ -63,7 +63,19 @@ int hdb_session_open(struct hdb_db *db, const struct hdb_principal *who, struct 
 		if (rc)
 			goto out_free;
 	}
+	unsigned char sid[16];
+	if (crypto_random(db->lib, sid, sizeof(sid)) != HDB_OK) {
+		rc = HDB_ECRYPTO;
+		goto out_free;
+	}
+	hex_encode(sid, sizeof(sid), s->session_id);
+	s->internal = db->audit.sess == NULL && !db->audit.thr_started && who->application &&
+	              strcmp(who->application, "heliosdb-audit") == 0;
 	*ret_s = s;
+	if (!s->internal) {
+		struct audit_event ev = { .type = AUDIT_EV_LOGIN, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };
+		(void)trail_record(s, &ev);
+	}
 	return HDB_OK;
 out_free:
 	hdb_session_close(s);
@@ -91,6 +103,11 @@ void hdb_session_close(struct hdb_session *s)
 		return;
 	if (s->txn)
 		txn_abort(s);
+	if (!s->internal && s->session_id[0]) {
+		struct audit_event ev = { .type = AUDIT_EV_LOGOUT, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };
+		(void)trail_record(s, &ev);
+	}
+	free(s->txn_events);
 	if (s->rtxn_idle)
 		mdb_txn_abort(s->rtxn_idle);
 	drop_pending(s);
@@ -212,12 +229,19 @@ int txn_commit(struct hdb_session *s)
 		s->txn = NULL;
 		return HDB_OK;
 	}
+	rc = trail_txn_precommit(s);
+	if (rc) {
+		txn_abort(s);
+		return rc;
+	}
 	int mrc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	s->poisoned = false;
 	if (mrc) {
 		s->db->res = s->res_saved;
 		drop_pending(s);
+		if (!s->internal)
+			(void)trail_txn_end(s, false);
 		return sess_err(s, mdb_to_hdb(mrc), "commit failed: %s", mdb_strerror(mrc));
 	}
 	for (size_t i = 0; i < s->npending; i++)
@@ -225,6 +249,8 @@ int txn_commit(struct hdb_session *s)
 	s->npending = 0;
 	for (size_t i = 0; i < s->naeads; i++)
 		s->aeads[i].pending = false;
+	if (!s->internal)
+		rc = trail_txn_end(s, true);
 	return rc;
 }
 
@@ -245,38 +271,103 @@ void txn_abort(struct hdb_session *s)
 		/* schemas read in this txn may describe tables it created */
 		sess_cache_clear(s);
 	}
+	MDB_txn *was = s->txn;
 	s->txn = NULL;
 	s->poisoned = false;
+	if (was && s->write && !s->internal)
+		(void)trail_txn_end(s, false);
 }
 
-int op_begin(struct hdb_session *s, bool write, bool *auto_txn)
+int op_begin(struct hdb_session *s, bool write, struct op *op)
 {
 	if (!s)
 		return HDB_EINVAL;
 	s->errmsg[0] = '\0';
+	op->auto_txn = false;
+	int rc = trail_check(s);
+	if (rc)
+		return rc;
 	if (s->poisoned)
 		return sess_err(s, HDB_ETXN, "the transaction failed earlier; abort it with hdb_abort()");
 	if (s->txn) {
 		if (write && !s->write)
 			return sess_err(s, HDB_ETXN, "cannot write in a read-only transaction");
-		*auto_txn = false;
 		return HDB_OK;
 	}
-	*auto_txn = true;
-	return txn_begin(s, write);
+	rc = txn_begin(s, write);
+	if (rc == HDB_OK)
+		op->auto_txn = true;
+	return rc;
 }
 
-int op_end(struct hdb_session *s, bool auto_txn, int rc)
+static enum audit_outcome outcome_of(int rc)
 {
-	if (auto_txn) {
-		if (rc == HDB_OK)
+	if (rc == HDB_OK)
+		return AUDIT_SUCCESS;
+	return rc == HDB_EPERM || rc == HDB_EAUDIT ? AUDIT_DENIED : AUDIT_FAILURE;
+}
+
+static void op_event(struct hdb_session *s, const struct op *op, int rc, char *errcopy, size_t errlen,
+                     struct audit_event *ev)
+{
+	if (rc)
+		snprintf(errcopy, errlen, "%s", s->errmsg[0] ? s->errmsg : hdb_strerror(rc));
+	*ev = (struct audit_event){ .type = op->type, .outcome = outcome_of(rc), .error = rc ? errcopy : NULL,
+		                    .table = op->table, .object = op->object[0] ? op->object : NULL,
+		                    .rows_affected = op->rows };
+}
+
+/* op_end - ends one data call: its record (to the txn's outbox when the
+ * call wrote, else queued), then the autocommit commit or rollback.  A
+ * write is never committed when its record could not be written. */
+int op_end(struct hdb_session *s, struct op *op, int rc)
+{
+	char err[sizeof(s->errmsg)];
+	struct audit_event ev;
+	if (op->auto_txn) {
+		op->auto_txn = false;
+		if (rc == HDB_OK && s->write) {
+			op_event(s, op, rc, err, sizeof(err), &ev);
+			rc = trail_record(s, &ev);
+			if (rc) {
+				txn_abort(s);
+				return rc;
+			}
 			return txn_commit(s);
-		txn_abort(s);
+		}
+		if (rc == HDB_OK)
+			rc = txn_commit(s);
+		else
+			txn_abort(s);
+		op_event(s, op, rc, err, sizeof(err), &ev);
+		int trc = trail_record(s, &ev);
+		if (rc == HDB_OK && trc)
+			rc = trc;
+		else if (rc)
+			snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
 		return rc;
 	}
-	if (rc != HDB_OK && s->write && rc != HDB_ENOTFOUND && rc != HDB_EINVAL &&
-	    rc != HDB_ECONSTRAINT && rc != HDB_EEXIST)
+	if (!s->txn)
+		return op_fail(s, op, rc);
+	if (rc != HDB_OK && s->write && rc != HDB_ENOTFOUND && rc != HDB_EINVAL && rc != HDB_ECONSTRAINT &&
+	    rc != HDB_EEXIST)
 		s->poisoned = true;
+	op_event(s, op, rc, err, sizeof(err), &ev);
+	int trc = trail_record(s, &ev);
+	if (rc)
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
+	return rc ? rc : trc;
+}
+
+int op_fail(struct hdb_session *s, struct op *op, int rc)
+{
+	if (!s)
+		return rc;
+	char err[sizeof(s->errmsg)];
+	struct audit_event ev;
+	op_event(s, op, rc, err, sizeof(err), &ev);
+	(void)trail_record(s, &ev);
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
 	return rc;
 }
 
@@ -284,36 +375,61 @@ int hdb_begin(struct hdb_session *s, unsigned flags)
 {
 	if (!s)
 		return HDB_EINVAL;
+	struct op op = OP_INIT(AUDIT_EV_TXN_BEGIN, NULL);
+	s->errmsg[0] = '\0';
 	if (s->txn)
-		return sess_err(s, HDB_ETXN, "a transaction is already open in this session");
-	int rc = txn_begin(s, !(flags & HDB_TXN_RDONLY));
-	if (rc == HDB_OK)
-		s->explicit_txn = true;
-	return rc;
+		return op_fail(s, &op, sess_err(s, HDB_ETXN, "a transaction is already open in this session"));
+	int rc = trail_check(s);
+	if (!rc)
+		rc = txn_begin(s, !(flags & HDB_TXN_RDONLY));
+	if (rc)
+		return op_fail(s, &op, rc);
+	s->explicit_txn = true;
+	snprintf(op.object, sizeof(op.object), "%s", flags & HDB_TXN_RDONLY ? "read-only" : "read-write");
+	return op_end(s, &op, HDB_OK);
 }
 
 int hdb_commit(struct hdb_session *s)
 {
 	if (!s)
 		return HDB_EINVAL;
+	struct op op = OP_INIT(AUDIT_EV_TXN_COMMIT, NULL);
+	s->errmsg[0] = '\0';
 	if (!s->txn || !s->explicit_txn)
-		return sess_err(s, HDB_ETXN, "no transaction is open");
+		return op_fail(s, &op, sess_err(s, HDB_ETXN, "no transaction is open"));
 	s->explicit_txn = false;
 	if (s->poisoned) {
 		txn_abort(s);
-		return sess_err(s, HDB_ETXN, "the transaction failed earlier and was rolled back");
+		return op_fail(s, &op, sess_err(s, HDB_ETXN, "the transaction failed earlier and was rolled back"));
 	}
-	return txn_commit(s);
+	struct audit_event ev = { .type = AUDIT_EV_TXN_COMMIT, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };
+	if (s->write) {
+		/* the commit's record rides the commit itself; should the commit
+		 * fail, trail_txn_end() records it again as a failure */
+		int rc = trail_record(s, &ev);
+		if (rc) {
+			txn_abort(s);
+			return rc;
+		}
+		return txn_commit(s);
+	}
+	int rc = txn_commit(s);
+	(void)trail_record(s, &ev);
+	return rc;
 }
 
 int hdb_abort(struct hdb_session *s)
 {
 	if (!s)
 		return HDB_EINVAL;
+	struct op op = OP_INIT(AUDIT_EV_TXN_ABORT, NULL);
+	s->errmsg[0] = '\0';
 	if (!s->txn || !s->explicit_txn)
-		return sess_err(s, HDB_ETXN, "no transaction is open");
+		return op_fail(s, &op, sess_err(s, HDB_ETXN, "no transaction is open"));
 	s->explicit_txn = false;
 	txn_abort(s);
+	struct audit_event ev = { .type = AUDIT_EV_TXN_ABORT, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };
+	(void)trail_record(s, &ev);
 	return HDB_OK;
 }
 
@@ -374,6 +490,9 @@ static int switch_key(struct hdb_session *s)
 	s->pending[s->npending++] = d;
 	s->active_id = d.id;
 	s->active_aead = a;
+	char obj[32];
+	snprintf(obj, sizeof(obj), "data-key:%u", d.id);
+	trail_security(db, AUDIT_EV_DATA_KEY_SWITCH, AUDIT_SUCCESS, NULL, obj, NULL);
 	return HDB_OK;
 }
 

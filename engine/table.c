@@ -167,7 +167,7 @@ out:
 
 int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_column_def *cols, size_t ncols)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_DDL, name);
 	char err[512] = "";
 	struct hdb_schema *sc = NULL;
 	struct buf b = { 0 };
@@ -175,13 +175,16 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 		return HDB_EINVAL;
 	int rc = check_table_name(s, name);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
+	snprintf(op.object, sizeof(op.object), "create table:%.63s", name);
 	rc = schema_new(name, 0, cols, ncols, &sc, err, sizeof(err));
 	if (rc)
-		return sess_err(s, rc, "table '%s': %s", name, err);
-	rc = op_begin(s, true, &auto_txn);
-	if (rc)
+		return op_fail(s, &op, sess_err(s, rc, "table '%s': %s", name, err));
+	rc = op_begin(s, true, &op);
+	if (rc) {
+		rc = op_fail(s, &op, rc);
 		goto out;
+	}
 	sess_cache_clear(s);
 	unsigned char nkey[1 + 64];
 	size_t nkl;
@@ -217,7 +220,7 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 	if (!rc)
 		rc = sess_put_sealed(s, nkey, nkl, b.p, b.len, MDB_NOOVERWRITE);
 out_end:
-	rc = op_end(s, auto_txn, rc);
+	rc = op_end(s, &op, rc);
 out:
 	buf_free(&b);
 	hdb_schema_free(sc);
@@ -231,9 +234,13 @@ static int del_prefix(struct hdb_session *s, const unsigned char *prefix, size_t
 	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
 	if (mrc)
 		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
-	MDB_val mk = { plen, (void *)prefix }, mv;
-	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS;
-	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_GET_CURRENT)) {
+	MDB_val mk, mv;
+	for (;;) { /* re-seek after each delete (see trail.c outbox_trim) */
+		mk.mv_size = plen;
+		mk.mv_data = (void *)prefix;
+		mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+		if (mrc)
+			break;
 		if (mk.mv_size < plen || memcmp(mk.mv_data, prefix, plen) != 0)
 			break;
 		mrc = mdb_cursor_del(c, 0);
@@ -248,12 +255,13 @@ static int del_prefix(struct hdb_session *s, const unsigned char *prefix, size_t
 
 int hdb_table_drop(struct hdb_session *s, const char *name)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_DDL, name);
 	if (!s)
 		return HDB_EINVAL;
-	int rc = op_begin(s, true, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "drop table:%.63s", name ? name : "?");
+	int rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	rc = table_lookup(s, name, &sc);
 	if (rc)
@@ -290,22 +298,22 @@ int hdb_table_drop(struct hdb_session *s, const char *name)
 	put_u32be(k + 1, id);
 	rc = del_prefix(s, k, 5);
 out:
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_table_schema(struct hdb_session *s, const char *name, struct hdb_schema **ret_sc)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_READ, name);
 	if (!s || !ret_sc)
 		return HDB_EINVAL;
-	int rc = op_begin(s, false, &auto_txn);
+	int rc = op_begin(s, false, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	rc = table_lookup(s, name, &sc);
 	if (!rc)
 		rc = schema_dup(sc, ret_sc);
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -324,12 +332,12 @@ void hdb_free_names(char **names, size_t n)
 
 int hdb_table_list(struct hdb_session *s, char ***ret_names, size_t *ret_n)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
 	if (!s || !ret_names || !ret_n)
 		return HDB_EINVAL;
-	int rc = op_begin(s, false, &auto_txn);
+	int rc = op_begin(s, false, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	char **names = NULL;
 	size_t n = 0;
 	struct buf b = { 0 };
@@ -368,7 +376,7 @@ out:
 	if (c)
 		mdb_cursor_close(c);
 	buf_free(&b);
-	rc = op_end(s, auto_txn, rc);
+	rc = op_end(s, &op, rc);
 	if (rc) {
 		hdb_free_names(names, n);
 		return rc;
@@ -437,17 +445,19 @@ int hdb_insert(struct hdb_session *s, const char *table, const struct hdb_value 
 int hdb_insert_batch(struct hdb_session *s, const char *table, const struct hdb_value *vals, size_t nrows,
                      size_t ncols)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_WRITE, table);
 	if (!s || (!vals && nrows))
 		return HDB_EINVAL;
-	int rc = op_begin(s, true, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op.rows = (int64_t)nrows;
+	int rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	rc = table_lookup(s, table, &sc);
 	for (size_t i = 0; rc == HDB_OK && i < nrows; i++)
 		rc = insert_one(s, sc, vals + i * ncols, ncols);
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 /* Key of the row whose primary key is pk[0..npk). */
@@ -498,12 +508,14 @@ static int read_row(struct hdb_session *s, const struct hdb_schema *sc, const un
 int hdb_get(struct hdb_session *s, const char *table, const struct hdb_value *pk, size_t npk,
             struct hdb_row **ret_row)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_READ, table);
 	if (!s || !ret_row)
 		return HDB_EINVAL;
-	int rc = op_begin(s, false, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op.rows = 0;
+	int rc = op_begin(s, false, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -519,20 +531,24 @@ int hdb_get(struct hdb_session *s, const char *table, const struct hdb_value *pk
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));
 		else
 			rc = read_row(s, sc, k, kl, &mv, true, ret_row);
+		if (rc == HDB_OK)
+			op.rows = 1;
 		if (rc == HDB_ENOTFOUND)
 			sess_err(s, rc, "no row with that key in table '%s'", table);
 	}
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_delete(struct hdb_session *s, const char *table, const struct hdb_value *pk, size_t npk)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_DELETE, table);
 	if (!s)
 		return HDB_EINVAL;
-	int rc = op_begin(s, true, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op.rows = 0;
+	int rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -546,20 +562,24 @@ int hdb_delete(struct hdb_session *s, const char *table, const struct hdb_value 
 			rc = sess_err(s, HDB_ENOTFOUND, "no row with that key in table '%s'", table);
 		else if (mrc)
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot delete: %s", mdb_strerror(mrc));
+		else
+			op.rows = 1;
 	}
-	return op_end(s, auto_txn, rc);
+	return op_end(s, &op, rc);
 }
 
 int hdb_update(struct hdb_session *s, const char *table, const struct hdb_value *pk, size_t npk,
                const struct hdb_value *vals, size_t ncols)
 {
-	bool auto_txn;
+	struct op op = OP_INIT(AUDIT_EV_WRITE, table);
 	char err[512] = "";
 	if (!s)
 		return HDB_EINVAL;
-	int rc = op_begin(s, true, &auto_txn);
+	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op.rows = 0;
+	int rc = op_begin(s, true, &op);
 	if (rc)
-		return rc;
+		return op_fail(s, &op, rc);
 	struct hdb_schema *sc;
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -601,7 +621,9 @@ int hdb_update(struct hdb_session *s, const char *table, const struct hdb_value 
 	}
 	rc = insert_one(s, sc, vals, ncols);
 out:
-	return op_end(s, auto_txn, rc);
+	if (rc == HDB_OK)
+		op.rows = 1;
+	return op_end(s, &op, rc);
 }
 
 /* ---------------------------------------------------------------- cursors */
@@ -610,22 +632,28 @@ int hdb_cursor_open(struct hdb_session *s, const char *table, struct hdb_cursor 
 {
 	if (!s || !ret_c)
 		return HDB_EINVAL;
+	struct op op = OP_INIT(AUDIT_EV_READ, table);
+	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op.rows = 0;
+	s->errmsg[0] = '\0';
+	int rc = trail_check(s);
+	if (rc)
+		return op_fail(s, &op, rc);
 	struct hdb_cursor *c = calloc(1, sizeof(*c));
 	if (!c)
-		return sess_err(s, HDB_ENOMEM, "out of memory");
+		return op_fail(s, &op, sess_err(s, HDB_ENOMEM, "out of memory"));
 	c->s = s;
-	int rc;
 	if (s->txn) {
 		if (s->poisoned) {
 			free(c);
-			return sess_err(s, HDB_ETXN, "the transaction failed earlier; abort it with hdb_abort()");
+			return op_fail(s, &op, sess_err(s, HDB_ETXN, "the transaction failed earlier; abort it with hdb_abort()"));
 		}
 		c->txn = s->txn;
 	} else {
 		int mrc = mdb_txn_begin(s->db->env, NULL, MDB_RDONLY, &c->txn);
 		if (mrc) {
 			free(c);
-			return sess_err(s, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
+			return op_fail(s, &op, sess_err(s, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc)));
 		}
 		c->own_txn = true;
 	}
@@ -646,10 +674,21 @@ int hdb_cursor_open(struct hdb_session *s, const char *table, struct hdb_cursor 
 	}
 	c->prefix[0] = TAG_ROW;
 	put_u32be(c->prefix + 1, c->sc->table_id);
+	snprintf(c->table, sizeof(c->table), "%s", table);
 	*ret_c = c;
 	return HDB_OK;
 out_fail:
+	c->s = NULL; /* no record from close: the failure is recorded here */
 	hdb_cursor_close(c);
+	return op_fail(s, &op, rc);
+}
+
+static int cursor_fail(struct hdb_cursor *c, int rc)
+{
+	if (!c->err) {
+		c->err = rc;
+		snprintf(c->errmsg, sizeof(c->errmsg), "%.255s", c->s->errmsg);
+	}
 	return rc;
 }
 
@@ -673,7 +712,7 @@ int hdb_cursor_next(struct hdb_cursor *c, const struct hdb_row **ret_row)
 	if (mrc == MDB_NOTFOUND)
 		return HDB_ENOTFOUND;
 	if (mrc)
-		return sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));
+		return cursor_fail(c, sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc)));
 	if (mk.mv_size < sizeof(c->prefix) || memcmp(mk.mv_data, c->prefix, sizeof(c->prefix)) != 0)
 		return HDB_ENOTFOUND;
 	MDB_txn *saved = s->txn;
@@ -681,7 +720,8 @@ int hdb_cursor_next(struct hdb_cursor *c, const struct hdb_row **ret_row)
 	int rc = read_row(s, c->sc, mk.mv_data, mk.mv_size, &mv, false, &c->row);
 	s->txn = saved;
 	if (rc)
-		return rc;
+		return cursor_fail(c, rc);
+	c->rows++;
 	*ret_row = c->row;
 	return HDB_OK;
 }
@@ -696,6 +736,16 @@ void hdb_cursor_close(struct hdb_cursor *c)
 	if (c->own_txn)
 		mdb_txn_abort(c->txn);
 	hdb_schema_free(c->sc);
+	if (c->s) {
+		/* the read's one record: how many rows it returned */
+		struct audit_event ev = { .type = AUDIT_EV_READ, .outcome = c->err ? AUDIT_FAILURE : AUDIT_SUCCESS,
+			                  .error = c->err ? c->errmsg : NULL, .table = c->table,
+			                  .rows_affected = c->rows };
+		char obj[96];
+		snprintf(obj, sizeof(obj), "table:%s", c->table);
+		ev.object = obj;
+		(void)trail_record(c->s, &ev);
+	}
 	free(c);
 }
 

@@ -55,14 +55,27 @@ if grep -a -q -e "John Doe" -e "123-45-6789" -e "patient_records" "$DATA"/*.mdb;
 fi
 echo "    no plaintext names, keys or values in $DATA/data.mdb"
 
+LOG=$DATA.audit/audit.log
+echo "==> the audit trail of this run (last records, values never logged):"
+if command -v jq >/dev/null; then
+	tail -n 8 "$LOG" | jq -c '{seq, event_type, outcome, user, table, rows_affected}'
+else
+	tail -n 8 "$LOG"
+fi
+echo "==> verifying the audit chain and its signed checkpoints"
+$BIN audit-verify --input "$LOG" --pubkey "$LOG.pub"
+
 cat <<MSG
 
 Done. Files:
   key:           $KEY   (keep it apart from the data; back it up separately)
   configuration: $CONF
   database:      $DATA/data.mdb (AES-256-GCM; names and keys hashed, values sealed)
+  audit log:     $LOG (JSON lines, hash-chained, Ed25519 checkpoints)
+  public key:    $LOG.pub (give it to your auditor: it verifies the checkpoints)
 Try:
   ./heliosdb-nano stats --config $CONF
+  ./heliosdb-nano audit-verify --input $LOG --pubkey $LOG.pub
   ./heliosdb-nano rekey --config $CONF
   ./heliosdb-nano backup --config $CONF --output $DEMO/backup.tar.gz
 MSG

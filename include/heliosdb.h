@@ -59,6 +59,7 @@ enum hdb_err {
 	HDB_ECRYPTO = -16,     /* the cryptographic provider failed or is unavailable */
 	HDB_EUNSUPPORTED = -17,/* format version or feature not supported */
 	HDB_EBUSY = -18,       /* resource busy (locked by another process) */
+	HDB_EAUDIT = -19,      /* the audit trail cannot be written: operation refused (fail closed) */
 };
 
 /* hdb_strerror - a static, human-readable name for an hdb_err code. */
@@ -112,6 +113,10 @@ int hdb_config_set_kdf(struct hdb_config *cfg, uint32_t m_kib, uint32_t t, uint3
 
 const char *hdb_config_path(const struct hdb_config *cfg);
 
+/* hdb_config_apply - applies TOML text (e.g. "audit.durability = \"sync\"")
+ * over cfg with every check a configuration file gets; all or nothing. */
+int hdb_config_apply(struct hdb_config *cfg, const char *toml_text);
+
 /* --------------------------------------------------------------- database */
 
 struct hdb_db;
@@ -144,6 +149,11 @@ bool hdb_is_encrypted(const struct hdb_db *db);
 const char *hdb_encryption_info(const struct hdb_db *db);
 /* The database's random 128-bit id as 32 hex characters (static per db). */
 const char *hdb_db_id(const struct hdb_db *db);
+
+/* The audit log's active file and the public key that verifies its
+ * checkpoints (NULL when audit is disabled). */
+const char *hdb_audit_log_path(const struct hdb_db *db);
+const char *hdb_audit_pubkey_path(const struct hdb_db *db);
 
 /* hdb_checkpoint - forces a durable sync of the data file. */
 int hdb_checkpoint(struct hdb_db *db);

@@ -1235,3 +1235,10 @@ const char *hdb_config_path(const struct hdb_config *cfg)
 {
 	return cfg ? cfg->storage_path : NULL;
 }
+
+int hdb_config_apply(struct hdb_config *cfg, const char *toml_text)
+{
+	if (!cfg || !toml_text)
+		return HDB_EINVAL;
+	return config_load_text(cfg, toml_text, strlen(toml_text), "<hdb_config_apply>");
+}

@@ -15,6 +15,12 @@ failed=0
 failures=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+# a real journald for the journald tests: the running one, or one we start
+if ./tests/journald.sh start; then
+	trap 'rm -rf "$log"; ./tests/journald.sh stop' EXIT
+else
+	echo "journald: not available; the journald unit tests will fail" >&2
+fi
 
 run_cmocka() { # tier binary
 	local tier=$1 bin=$2 name out p f

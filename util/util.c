@@ -175,6 +175,7 @@ const char *hdb_strerror(int rc)
 	case HDB_ECRYPTO: return "cryptographic provider error";
 	case HDB_EUNSUPPORTED: return "unsupported";
 	case HDB_EBUSY: return "busy";
+	case HDB_EAUDIT: return "audit trail unavailable";
 	default: return "unknown error";
 	}
 }

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# run.sh - runs the engine benchmark (make bench).  Extra arguments come from
-# BENCH_ARGS, e.g.  make bench BENCH_ARGS=--quick  or  BENCH_ARGS="--rows 20000".
-# Exits with the benchmark's status: 0 when every measurement ran (a missed
-# target is reported, not fatal, unless BENCH_ARGS has --strict), 1 on error.
+# run.sh - the benchmarks of `make bench`, one after the other.  Extra
+# arguments for the engine benchmark come from BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS=--quick   or   BENCH_ARGS="--rows 20000"
+# Exits non-zero when a benchmark fails to run (a missed target is reported,
+# not fatal, unless BENCH_ARGS has --strict).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-bin=build/bench/bench_engine
-if [ ! -x "$bin" ]; then
-	echo "run.sh: $bin is not built (run: make bench)" >&2
-	exit 1
-fi
+status=0
+for bin in build/bench/bench_engine build/bench/bench_audit_verify; do
+	if [ ! -x "$bin" ]; then
+		echo "run.sh: $bin is not built (run: make bench)" >&2
+		exit 1
+	fi
+done
+echo "== engine: raw LMDB, plaintext, encrypted, primitives"
 # shellcheck disable=SC2086 # BENCH_ARGS is a word list on purpose
-"$bin" ${BENCH_ARGS:-}
-exit $?
+build/bench/bench_engine ${BENCH_ARGS:-} || status=1
+echo
+echo "== audit-verify over 1M records"
+build/bench/bench_audit_verify || status=1
+exit $status

@@ -316,9 +316,12 @@ plant_kv_canaries() { # DBDIR
 }
 
 @test "engine: a flipped byte in a table row: verify exits 1 naming the table, never crashes" {
-	hdbx init --path "$T/db"
+	# audit off here: its records share the leaf pages and push the rows
+	# away from the page ends that this sweep probes
+	printf '[storage]\npath = "%s"\n[audit]\nenabled = false\n' "$T/db" >"$T/noaudit.toml"
+	hdbx init --config "$T/noaudit.toml"
 	expect_status 0
-	run "$(quickstart_bin)" "$T/db"
+	run "$(quickstart_bin)" --config "$T/noaudit.toml"
 	[ "$status" -eq 0 ]
 	L=$(loadgen_bin)
 	cp "$T/db/data.mdb" "$T/pristine.mdb"
@@ -329,7 +332,7 @@ plant_kv_canaries() { # DBDIR
 		for d in 8 24 40 56 72 88 104 120 150 180 210 240 270 300 340 380; do
 			cp "$T/pristine.mdb" "$T/db/data.mdb"
 			"$L" flip "$T/db/data.mdb" $((pg * 4096 + 4096 - d)) 0x01
-			hdbx verify --path "$T/db"
+			hdbx verify --config "$T/noaudit.toml"
 			no_crash
 			[[ "$status" =~ ^[013]$ ]] || { show; false; }
 			if [ "$status" -eq 1 ] && grep -qF "first: table 'patient_records'" <<<"$err"; then

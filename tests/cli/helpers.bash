@@ -116,8 +116,8 @@ loadgen_bin() {
 		mkdir -p "$HDB_ROOT/build"
 		# build to a private name, then rename: parallel test files may race
 		local tmp="$bin.$$"
-		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iengine \
-			tests/cli/loadgen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lpthread) >&2; then
+		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iaudit -Iengine \
+			tests/cli/loadgen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lsystemd -lpthread) >&2; then
 			mv -f "$tmp" "$bin"
 		else
 			rm -f "$tmp"

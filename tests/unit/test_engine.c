@@ -619,7 +619,7 @@ static void test_rekey(void **state)
 	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_ENCRYPTION, vcount, &after), HDB_OK);
 	assert_int_equal(after.n, 1);
 	assert_true(after.keys[0] > before.keys[0]);
-	assert_int_equal(after.vals[0], before.vals[0]);
+	assert_true(after.vals[0] >= 200); /* the rows, plus catalog and audit outbox entries */
 	int kc[3] = { 0 };
 	assert_int_equal(hdb_key_list(f->s, key_count, kc), HDB_OK);
 	assert_int_equal(kc[1], after.keys[0]);
@@ -666,17 +666,20 @@ static void test_flipped_byte(void **state)
 	assert_int_equal(fstat(fd, &sb), 0);
 	unsigned char *all = malloc((size_t)sb.st_size);
 	assert_int_equal(pread(fd, all, (size_t)sb.st_size, 0), sb.st_size);
+	/* LMDB copies pages on write, so stale copies of the value may sit in
+	 * free pages too: flip every copy */
 	long off = -1;
-	for (long i = 0; off < 0 && i + (long)sizeof(sealed) <= sb.st_size; i++)
-		if (memcmp(all + i, sealed, sizeof(sealed)) == 0)
-			off = i + 20; /* inside the ciphertext */
+	for (long i = 0; i + (long)sizeof(sealed) <= sb.st_size; i++) {
+		if (memcmp(all + i, sealed, sizeof(sealed)) != 0)
+			continue;
+		off = i + 20; /* inside the ciphertext */
+		unsigned char x = all[off] ^ 0x01;
+		assert_int_equal(pwrite(fd, &x, 1, off), 1);
+	}
 	free(all);
 	assert_true(off > 0);
-	unsigned char b;
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b ^= 0x01;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
 	close(fd);
+
 	fx_open(f, 0);
 	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_ECORRUPT);
 	assert_non_null(strstr(hdb_session_errmsg(f->s), "keyspace 'ks'"));
@@ -707,8 +710,11 @@ static void test_truncated_file(void **state)
 	db = NULL;
 	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_ECORRUPT);
 	hdb_close(db);
-	/* recreate for teardown */
+	/* recreate for teardown: its audit log goes too (a log never serves two databases) */
 	tu_rmrf(f->path);
+	char alog[700];
+	snprintf(alog, sizeof(alog), "%s.audit", f->path);
+	tu_rmrf(alog);
 	fx_open(f, HDB_OPEN_CREATE);
 }
 
@@ -740,7 +746,15 @@ static void test_backup_verifies(void **state)
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	assert_false(file_contains(file, "BackupCanaryP0", 14));
 	struct hdb_db *db = NULL;
-	assert_int_equal(hdb_open(dir, f->cfg, HDB_OPEN_RDONLY, &db), HDB_OK);
+	/* read-only opens need audit off: the trail is written through the database */
+	assert_int_equal(hdb_open(dir, f->cfg, HDB_OPEN_RDONLY, &db), HDB_EINVAL);
+	hdb_close(db);
+	db = NULL;
+	struct hdb_config *ro;
+	assert_int_equal(hdb_config_new(&ro), HDB_OK);
+	assert_int_equal(hdb_config_apply(ro, "audit.enabled = false"), HDB_OK);
+	assert_int_equal(hdb_open(dir, ro, HDB_OPEN_RDONLY, &db), HDB_OK);
+	hdb_config_free(ro);
 	struct hdb_principal who = { "t", NULL, NULL };
 	struct hdb_session *s;
 	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);

@@ -1,0 +1,1071 @@
+/*
+ * trail.c - the engine's side of the audit pipeline: every operation's
+ * record, the outbox, and the shipper that moves records to the sinks.
+ *
+ * Why an outbox.  A committed write must never exist without its record,
+ * even if the process is killed at any instant.  So a write's record is
+ * sealed into the database itself, in the same LMDB transaction as the
+ * data, under 'A' || u64 seq; the chain head (seq, hash) is kept in
+ * "meta" in that transaction too.  Commit makes both durable with one
+ * fsync.  After the commit a shipper thread appends outbox records, in seq
+ * order, to the JSON log (one write, one fdatasync per batch) and to
+ * journald, and later deletes what the log holds.  At open, anything the
+ * log lacks is shipped first; so a crash anywhere loses no record of a
+ * committed write.
+ *
+ * Records of operations outside a write transaction (reads, failures,
+ * security events) are queued in memory; the shipper gives them their seq
+ * in a write transaction of its own (one commit for many records) and
+ * ships them.  With audit.durability = "sync" the caller waits until its
+ * record is in the log file, so no read is returned unaudited either; with
+ * "batch" and "async" a read's record may be lost if the process dies in
+ * the window between the read and the shipper's next commit.
+ *
+ * Records made inside a write transaction that is rolled back are queued
+ * again (writes as outcome "failure", error "transaction rolled back"):
+ * the attempt is still evidence.
+ *
+ * Fail closed.  When the log file cannot be written (disk full, I/O error)
+ * or journald is gone with audit.journald = "required", the pipeline is
+ * failed: with audit.on_failure = "block" every operation is refused with
+ * HDB_EAUDIT until the shipper, retrying every second, succeeds again; then
+ * an "audit_failure" record states the window and the refused operations.
+ * Nothing is dropped: unshipped records wait in the outbox.
+ *
+ * Invariants:
+ *  1. seq is gapless: it is only assigned inside write transactions, from
+ *     the head stored in the same transaction.
+ *  2. The log file never holds a record the outbox did not commit first.
+ *  3. Records never hold user values: keys of the key-value API appear as
+ *     keyed-hash tokens, queries as redacted text.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "audit.h"
+#include "engine_int.h"
+
+enum { DUR_SYNC, DUR_BATCH, DUR_ASYNC };
+enum { JD_OFF, JD_BEST, JD_REQUIRED };
+
+#define OUTBOX_TAG 'A'
+#define SHIP_MAX_BYTES ((size_t)4 << 20)
+
+/* A queued event: the event with its strings copied into one block. */
+struct qev {
+	struct audit_event ev;
+	uint64_t ticket;
+	char strs[];
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t slen(const char *p)
+{
+	return p ? strlen(p) + 1 : 0;
+}
+
+static const char *scopy(char **dst, const char *p)
+{
+	if (!p)
+		return NULL;
+	size_t n = strlen(p) + 1;
+	memcpy(*dst, p, n);
+	const char *r = *dst;
+	*dst += n;
+	return r;
+}
+
+static struct qev *qev_new(const struct audit_event *ev)
+{
+	size_t n = slen(ev->error) + slen(ev->user) + slen(ev->source_ip) + slen(ev->application) +
+	           slen(ev->session_id) + slen(ev->table) + slen(ev->object) + slen(ev->query) +
+	           slen(ev->detail_json);
+	struct qev *q = malloc(sizeof(*q) + n + 1);
+	if (!q)
+		return NULL;
+	char *p = q->strs;
+	q->ev = *ev;
+	q->ev.error = scopy(&p, ev->error);
+	q->ev.user = scopy(&p, ev->user);
+	q->ev.source_ip = scopy(&p, ev->source_ip);
+	q->ev.application = scopy(&p, ev->application);
+	q->ev.session_id = scopy(&p, ev->session_id);
+	q->ev.table = scopy(&p, ev->table);
+	q->ev.object = scopy(&p, ev->object);
+	q->ev.query = scopy(&p, ev->query);
+	q->ev.detail_json = scopy(&p, ev->detail_json);
+	if (!q->ev.time_us)
+		q->ev.time_us = now_us();
+	q->ticket = 0;
+	return q;
+}
+
+/* ------------------------------------------------------------- the head */
+
+static int head_load(struct hdb_db *db, MDB_txn *txn, struct audit_head *h)
+{
+	MDB_val k = META_KEY("audit_head"), v;
+	int mrc = mdb_get(txn, db->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND) {
+		audit_genesis(db->id_hex, h);
+		return HDB_OK;
+	}
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot read the audit head: %s", mdb_strerror(mrc));
+	if (v.mv_size != 40)
+		return db_err(db, HDB_ECORRUPT, "the audit head record is malformed");
+	h->seq = get_u64be(v.mv_data);
+	memcpy(h->hash, (unsigned char *)v.mv_data + 8, 32);
+	return HDB_OK;
+}
+
+static int head_store(struct hdb_db *db, MDB_txn *txn, const struct audit_head *h)
+{
+	unsigned char v[40];
+	put_u64be(v, h->seq);
+	memcpy(v + 8, h->hash, 32);
+	return meta_put(db, txn, "audit_head", 10, v, sizeof(v));
+}
+
+/* Seals one record line into the outbox of s's write txn, advancing the
+ * session's head, then a checkpoint record when one is due. */
+static int outbox_put(struct hdb_session *s, const struct audit_event *ev)
+{
+	struct hdb_db *db = s->db;
+	struct engine_audit *a = &db->audit;
+	int rc;
+	if (!s->ahead_loaded) {
+		rc = head_load(db, s->txn, &s->ahead);
+		if (rc)
+			return sess_err(s, rc, "%s", db->errmsg);
+		s->ahead_loaded = true;
+	}
+	struct buf line = { 0 }, detail = { 0 };
+	unsigned char k[9] = { OUTBOX_TAG };
+	rc = audit_record_encode(&a->ctx, ev, &s->ahead, &line);
+	if (rc)
+		goto out;
+	put_u64be(k + 1, s->ahead.seq);
+	rc = sess_put_sealed(s, k, sizeof(k), line.p, line.len, MDB_NOOVERWRITE);
+	if (rc)
+		goto out;
+	s->ahead_dirty = true;
+	if (a->sign && a->checkpoint_every && s->ahead.seq % a->checkpoint_every == 0 &&
+	    ev->type != AUDIT_EV_CHECKPOINT) {
+		int64_t t = now_us();
+		rc = audit_checkpoint_detail(a->sign, db->id_hex, &s->ahead, t, &detail);
+		if (rc)
+			goto out;
+		buf_putc(&detail, 0);
+		struct audit_event cp = { .type = AUDIT_EV_CHECKPOINT, .outcome = AUDIT_SUCCESS,
+			                  .user = "heliosdb", .application = "heliosdb-audit",
+			                  .rows_affected = -1, .encryption_enabled = db->encrypted,
+			                  .detail_json = (const char *)detail.p, .time_us = t };
+		buf_reset(&line);
+		rc = audit_record_encode(&a->ctx, &cp, &s->ahead, &line);
+		if (rc)
+			goto out;
+		put_u64be(k + 1, s->ahead.seq);
+		rc = sess_put_sealed(s, k, sizeof(k), line.p, line.len, MDB_NOOVERWRITE);
+	}
+out:
+	buf_free(&line);
+	buf_free(&detail);
+	if (rc && !s->errmsg[0])
+		sess_err(s, rc, "cannot write the audit record: %s", hdb_strerror(rc));
+	return rc;
+}
+
+/* trail_txn_precommit - stores the head advanced by this txn's records. */
+int trail_txn_precommit(struct hdb_session *s)
+{
+	if (!s->ahead_dirty)
+		return HDB_OK;
+	int rc = head_store(s->db, s->txn, &s->ahead);
+	if (rc)
+		return sess_err(s, rc, "%s", s->db->errmsg);
+	return HDB_OK;
+}
+
+/* --------------------------------------------------------------- queue */
+
+static int enqueue(struct engine_audit *a, struct qev *q, uint64_t *ret_ticket)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->nq == a->capq) {
+		size_t nc = a->capq ? a->capq * 2 : 64;
+		struct qev **nqv = realloc(a->q, nc * sizeof(*nqv));
+		if (!nqv) {
+			a->dropped++;
+			pthread_mutex_unlock(&a->mu);
+			free(q);
+			return HDB_ENOMEM;
+		}
+		a->q = nqv;
+		a->capq = nc;
+	}
+	q->ticket = ++a->next_ticket;
+	a->q[a->nq++] = q;
+	if (ret_ticket)
+		*ret_ticket = q->ticket;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->mu);
+	return HDB_OK;
+}
+
+/* Waits until the shipper has written ticket (queued) or seq (outbox) to
+ * the log; HDB_EAUDIT when the pipeline fails meanwhile and blocks. */
+static int wait_shipped(struct engine_audit *a, uint64_t ticket, uint64_t seq)
+{
+	int rc = HDB_OK;
+	pthread_mutex_lock(&a->mu);
+	if (seq)
+		a->want_seq = a->want_seq > seq ? a->want_seq : seq;
+	pthread_cond_signal(&a->wake);
+	while ((ticket && a->done_ticket < ticket) || (seq && a->file_seq < seq)) {
+		if (a->failed && a->block) {
+			rc = HDB_EAUDIT;
+			break;
+		}
+		if (a->stop)
+			break;
+		pthread_cond_wait(&a->progress, &a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+static bool wanted(const struct engine_audit *a, enum audit_event_type t)
+{
+	switch (t) {
+	case AUDIT_EV_READ: return a->log_reads;
+	case AUDIT_EV_WRITE: return a->log_writes;
+	case AUDIT_EV_DELETE: return a->log_deletes;
+	case AUDIT_EV_DDL: return a->log_ddl;
+	case AUDIT_EV_KEY_LOADED: case AUDIT_EV_WRONG_KEY: case AUDIT_EV_ROTATE_KEY_START:
+	case AUDIT_EV_ROTATE_KEY_FINISH: case AUDIT_EV_REKEY_START: case AUDIT_EV_REKEY_FINISH:
+	case AUDIT_EV_DATA_KEY_SWITCH:
+		return a->log_keys;
+	default: return true;
+	}
+}
+
+/* trail_record - the one way an event enters the pipeline.  Inside a write
+ * txn it goes to that txn's outbox (and a copy is kept in case the txn is
+ * rolled back); otherwise it is queued, and with durability "sync" the
+ * caller waits for it to reach the log. */
+int trail_record(struct hdb_session *s, struct audit_event *ev)
+{
+	struct hdb_db *db = s->db;
+	struct engine_audit *a = &db->audit;
+	if (!a->on || !wanted(a, ev->type))
+		return HDB_OK;
+	ev->user = ev->user ? ev->user : s->user;
+	ev->source_ip = ev->source_ip ? ev->source_ip : s->source_addr;
+	ev->application = ev->application ? ev->application : s->application;
+	ev->session_id = ev->session_id ? ev->session_id : s->session_id;
+	ev->encryption_enabled = db->encrypted;
+	if (!ev->time_us)
+		ev->time_us = now_us();
+	if (s->txn && s->write && !s->poisoned) {
+		char why[sizeof(s->errmsg)];
+		snprintf(why, sizeof(why), "%s", s->errmsg);
+		int rc = outbox_put(s, ev);
+		if (rc)
+			return rc;
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+		struct qev *q = qev_new(ev);
+		struct qev **nv = q ? realloc(s->txn_events, (s->ntxn_events + 1) * sizeof(*nv)) : NULL;
+		if (!nv) {
+			free(q);
+			return sess_err(s, HDB_ENOMEM, "out of memory");
+		}
+		s->txn_events = nv;
+		s->txn_events[s->ntxn_events++] = q;
+		return HDB_OK;
+	}
+	struct qev *q = qev_new(ev);
+	if (!q)
+		return sess_err(s, HDB_ENOMEM, "out of memory for the audit record");
+	uint64_t ticket;
+	int rc = enqueue(a, q, &ticket);
+	if (rc)
+		return sess_err(s, rc, "cannot queue the audit record");
+	if (a->durability == DUR_SYNC && !s->txn) {
+		rc = wait_shipped(a, ticket, 0);
+		if (rc)
+			return sess_err(s, rc, "audit log unavailable (%s); operation refused (audit.on_failure = block)",
+			                a->failmsg);
+	}
+	return HDB_OK;
+}
+
+/* After a write txn: on commit, wake the shipper (and wait in sync mode);
+ * on rollback, queue the txn's records again. */
+int trail_txn_end(struct hdb_session *s, bool committed)
+{
+	struct engine_audit *a = &s->db->audit;
+	int rc = HDB_OK;
+	uint64_t seq = s->ahead.seq;
+	bool had = s->ahead_dirty;
+	for (size_t i = 0; i < s->ntxn_events; i++) {
+		struct qev *q = s->txn_events[i];
+		if (committed) {
+			free(q);
+			continue;
+		}
+		if (q->ev.type == AUDIT_EV_WRITE || q->ev.type == AUDIT_EV_DELETE || q->ev.type == AUDIT_EV_DDL ||
+		    q->ev.type == AUDIT_EV_TXN_COMMIT) {
+			q->ev.outcome = AUDIT_FAILURE;
+			q->ev.error = "transaction rolled back";
+		}
+		(void)enqueue(a, q, NULL);
+	}
+	s->ntxn_events = 0;
+	s->ahead_loaded = false;
+	s->ahead_dirty = false;
+	if (!a->on || !committed || !had)
+		return HDB_OK;
+	if (a->durability == DUR_SYNC) {
+		rc = wait_shipped(a, 0, seq);
+		if (rc)
+			return sess_err(s, rc, "the write committed, but its audit record could not reach the log (%s)",
+			                a->failmsg);
+	} else {
+		pthread_mutex_lock(&a->mu);
+		a->want_seq = a->want_seq > seq ? a->want_seq : seq;
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return rc;
+}
+
+/* trail_check - before an operation: refuse it while the pipeline is
+ * failed and blocking. */
+int trail_check(struct hdb_session *s)
+{
+	struct engine_audit *a = &s->db->audit;
+	if (!a->on)
+		return HDB_OK;
+	pthread_mutex_lock(&a->mu);
+	bool blocked = a->failed && a->block;
+	if (blocked)
+		a->fail_blocked++;
+	pthread_mutex_unlock(&a->mu);
+	if (blocked)
+		return sess_err(s, HDB_EAUDIT, "audit log unavailable (%s); operation refused (audit.on_failure = block)",
+		                a->failmsg);
+	return HDB_OK;
+}
+
+/* ------------------------------------------------------------- shipper */
+
+/* Deletes outbox entries the log already holds (seq <= upto), in s's txn. */
+static int outbox_trim(struct hdb_session *s, uint64_t upto)
+{
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+	unsigned char k0[9] = { OUTBOX_TAG };
+	MDB_val mk, mv;
+	/* re-seek after each delete: a cursor left past the end of a page by
+	 * mdb_cursor_del is not positioned for MDB_GET_CURRENT */
+	for (;;) {
+		mk.mv_size = sizeof(k0);
+		mk.mv_data = k0;
+		mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+		if (mrc)
+			break;
+		const unsigned char *kp = mk.mv_data;
+		if (mk.mv_size != 9 || kp[0] != OUTBOX_TAG || get_u64be(kp + 1) > upto)
+			break;
+		mrc = mdb_cursor_del(c, 0);
+		if (mrc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot trim the audit outbox: %s", mdb_strerror(mrc));
+	return HDB_OK;
+}
+
+/* One write txn: delete shipped outbox entries, give queued events their
+ * seq.  Returns the highest ticket handled. */
+static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
+{
+	struct hdb_session *s = a->sess;
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	rc = outbox_trim(s, a->file_seq);
+	if (rc) {
+		txn_abort(s);
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == HDB_OK; i++)
+		rc = outbox_put(s, &v[i]->ev);
+	if (!rc)
+		rc = trail_txn_precommit(s);
+	if (rc) {
+		txn_abort(s);
+		s->ahead_loaded = s->ahead_dirty = false;
+		return rc;
+	}
+	rc = txn_commit(s);
+	s->ahead_loaded = s->ahead_dirty = false;
+	return rc;
+}
+
+/* Ships outbox records after the log's last one; returns HDB_OK with
+ * *ret_more when a batch limit stopped it early. */
+static int ship(struct engine_audit *a, bool *ret_more)
+{
+	struct hdb_session *s = a->sess;
+	*ret_more = false;
+	int rc = txn_begin(s, false);
+	if (rc)
+		return rc;
+	struct buf lines = { 0 }, val = { 0 };
+	uint64_t last = a->file_seq;
+	unsigned char last_hash[32];
+	memcpy(last_hash, a->file_hash, 32);
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		txn_abort(s);
+		return HDB_EIO;
+	}
+	unsigned char k0[9] = { OUTBOX_TAG };
+	put_u64be(k0 + 1, a->file_seq + 1);
+	MDB_val mk = { sizeof(k0), k0 }, mv;
+	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		const unsigned char *kp = mk.mv_data;
+		if (mk.mv_size != 9 || kp[0] != OUTBOX_TAG)
+			break;
+		uint64_t seq = get_u64be(kp + 1);
+		if (seq != last + 1) {
+			snprintf(a->failmsg, sizeof(a->failmsg), "audit outbox has a gap after seq %llu",
+			         (unsigned long long)last);
+			rc = HDB_ECORRUPT;
+			break;
+		}
+		rc = sess_open_value(s, kp, mk.mv_size, &mv, &val);
+		if (rc)
+			break;
+		unsigned char h[32], claimed[32];
+		if (audit_line_hash(last_hash, (const char *)val.p, val.len, h, claimed) != HDB_OK ||
+		    CRYPTO_memcmp(h, claimed, 32) != 0) {
+			snprintf(a->failmsg, sizeof(a->failmsg), "audit outbox record %llu does not chain",
+			         (unsigned long long)seq);
+			rc = HDB_ECORRUPT;
+			break;
+		}
+		if (buf_append(&lines, val.p, val.len)) {
+			rc = HDB_ENOMEM;
+			break;
+		}
+		last = seq;
+		memcpy(last_hash, h, 32);
+		if (lines.len >= SHIP_MAX_BYTES) {
+			*ret_more = true;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	txn_abort(s);
+	buf_free_wipe(&val);
+	if (rc || lines.len == 0)
+		goto out;
+	char err[512] = "", rotated[4200] = "";
+	rc = audit_file_append(a->file, (const char *)lines.p, lines.len, rotated, sizeof(rotated), err, sizeof(err));
+	if (rc) {
+		snprintf(a->failmsg, sizeof(a->failmsg), "%s", err);
+		goto out;
+	}
+	pthread_mutex_lock(&a->mu);
+	a->file_seq = last;
+	memcpy(a->file_hash, last_hash, 32);
+	pthread_mutex_unlock(&a->mu);
+	if (a->journald != JD_OFF) {
+		const char *p = (const char *)lines.p, *end = p + lines.len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (audit_journal_send(p, n, err, sizeof(err)) != HDB_OK) {
+				a->journal_failures++;
+				if (a->journald == JD_REQUIRED) {
+					snprintf(a->failmsg, sizeof(a->failmsg), "journald: %.480s", err);
+					rc = HDB_EIO;
+					break;
+				}
+			}
+			p += n + 1;
+		}
+	}
+out:
+	buf_free_wipe(&lines);
+	return rc;
+}
+
+static void set_failed(struct engine_audit *a, bool failed)
+{
+	pthread_mutex_lock(&a->mu);
+	if (failed && !a->failed) {
+		a->failed = true;
+		a->fail_since_us = now_us();
+		a->fail_blocked = 0;
+	}
+	bool recovered = !failed && a->failed;
+	int64_t since = a->fail_since_us;
+	uint64_t blocked = a->fail_blocked;
+	char msg[sizeof(a->failmsg)];
+	snprintf(msg, sizeof(msg), "%s", a->failmsg);
+	if (recovered)
+		a->failed = false;
+	pthread_cond_broadcast(&a->progress);
+	pthread_mutex_unlock(&a->mu);
+	if (recovered) {
+		struct buf d = { 0 };
+		audit_detail_begin(&d);
+		audit_detail_int(&d, "since_us", since);
+		audit_detail_int(&d, "until_us", now_us());
+		audit_detail_int(&d, "refused_operations", (int64_t)blocked);
+		audit_detail_str(&d, "error", msg);
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK) {
+			struct audit_event ev = { .type = AUDIT_EV_AUDIT_FAILURE, .outcome = AUDIT_FAILURE,
+				                  .error = msg, .user = "heliosdb", .application = "heliosdb-audit",
+				                  .rows_affected = -1, .detail_json = (const char *)d.p };
+			struct qev *q = qev_new(&ev);
+			if (q)
+				(void)enqueue(a, q, NULL);
+		}
+		buf_free(&d);
+	}
+}
+
+static void *shipper(void *arg)
+{
+	struct hdb_db *db = arg;
+	struct engine_audit *a = &db->audit;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		bool work = a->nq > 0 || a->want_seq > a->file_seq || a->failed;
+		if (!work && a->stop)
+			break;
+		if (!work) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&a->wake, &a->mu, &ts);
+			if (a->nq == 0 && a->want_seq <= a->file_seq && !a->failed && !a->stop)
+				continue;
+		}
+		if (a->failed && !a->stop) {
+			/* retry once a second */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&a->wake, &a->mu, &ts);
+		}
+		if (a->durability != DUR_SYNC && a->nq > 0 && a->window_ms && !a->stop && !a->failed) {
+			/* group: let a batch window's worth of records gather */
+			pthread_mutex_unlock(&a->mu);
+			struct timespec d = { 0, (long)a->window_ms * 1000000L };
+			nanosleep(&d, NULL);
+			pthread_mutex_lock(&a->mu);
+		}
+		struct qev **v = a->q;
+		size_t n = a->nq;
+		a->q = NULL;
+		a->nq = a->capq = 0;
+		uint64_t top = n ? v[n - 1]->ticket : 0;
+		pthread_mutex_unlock(&a->mu);
+
+		int rc = HDB_OK;
+		if (n)
+			rc = assign_queued(a, v, n);
+		if (rc) {
+			/* could not commit them: put them back in front, keep order */
+			pthread_mutex_lock(&a->mu);
+			struct qev **nv = realloc(v, (n + a->nq) * sizeof(*nv));
+			if (nv) {
+				memcpy(nv + n, a->q, a->nq * sizeof(*nv));
+				free(a->q);
+				a->q = nv;
+				a->nq += n;
+				a->capq = a->nq;
+			} else {
+				a->dropped += n;
+				for (size_t i = 0; i < n; i++)
+					free(v[i]);
+				free(v);
+			}
+			snprintf(a->failmsg, sizeof(a->failmsg), "cannot commit audit records: %.400s",
+			         a->sess->errmsg[0] ? a->sess->errmsg : hdb_strerror(rc));
+			pthread_mutex_unlock(&a->mu);
+			set_failed(a, true);
+			pthread_mutex_lock(&a->mu);
+			if (a->stop)
+				break; /* closing: the queue cannot be committed; counted below */
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		bool more = true;
+		while (rc == HDB_OK && more)
+			rc = ship(a, &more);
+		set_failed(a, rc != HDB_OK);
+		pthread_mutex_lock(&a->mu);
+		if (rc == HDB_OK && top > a->done_ticket)
+			a->done_ticket = top;
+		pthread_cond_broadcast(&a->progress);
+		if (a->stop && rc != HDB_OK)
+			break; /* closing with a failed sink: the outbox keeps the records */
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int sign_key_load(struct hdb_db *db, MDB_txn *txn, struct engine_audit *a)
+{
+	MDB_val k = META_KEY("audit_sign"), v;
+	unsigned char aad[ENGINE_ID_LEN + 4];
+	memcpy(aad, db->id, ENGINE_ID_LEN);
+	memcpy(aad + ENGINE_ID_LEN, "asig", 4);
+	int mrc = mdb_get(txn, db->meta, &k, &v);
+	int rc;
+	if (mrc == MDB_SUCCESS) {
+		rc = secret_new(32, &a->sign);
+		if (rc)
+			return rc;
+		if (db->encrypted) {
+			if (v.mv_size != CRYPTO_WRAPPED_LEN ||
+			    crypto_unwrap_key(db->lib, db->master->buf, aad, sizeof(aad), v.mv_data, a->sign->buf) != HDB_OK)
+				return db_err(db, HDB_ECORRUPT, "the audit signing key record is corrupt");
+		} else {
+			if (v.mv_size != 32)
+				return db_err(db, HDB_ECORRUPT, "the audit signing key record is malformed");
+			memcpy(a->sign->buf, v.mv_data, 32);
+		}
+		a->sign->len = 32;
+		return HDB_OK;
+	}
+	if (mrc != MDB_NOTFOUND)
+		return db_err(db, mdb_to_hdb(mrc), "cannot read the audit signing key: %s", mdb_strerror(mrc));
+	unsigned char pub[AUDIT_SIGN_PUB_LEN];
+	rc = audit_sign_keygen(&a->sign, pub);
+	if (rc)
+		return db_err(db, rc, "cannot create the audit signing key");
+	unsigned char w[CRYPTO_WRAPPED_LEN];
+	if (db->encrypted) {
+		rc = crypto_wrap_key(db->lib, db->master->buf, aad, sizeof(aad), a->sign->buf, w);
+		if (rc)
+			return db_err(db, rc, "cannot wrap the audit signing key");
+		return meta_put(db, txn, "audit_sign", 10, w, sizeof(w));
+	}
+	return meta_put(db, txn, "audit_sign", 10, a->sign->buf, 32);
+}
+
+static char *default_log_file(const char *dbpath)
+{
+	struct buf b = { 0 };
+	size_t n = strlen(dbpath);
+	while (n > 1 && dbpath[n - 1] == '/')
+		n--;
+	if (buf_append(&b, dbpath, n) || buf_printf(&b, ".audit/audit.log") || buf_putc(&b, 0)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.p;
+}
+
+static int mkdir_parent(const char *file)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", file);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int64_t interval_s(const char *v)
+{
+	if (!v || strcmp(v, "none") == 0)
+		return 0;
+	if (strcmp(v, "hourly") == 0)
+		return 3600;
+	if (strcmp(v, "weekly") == 0)
+		return 7 * 86400;
+	return 86400;
+}
+
+/* The first outbox record's seq - 1 and its prev_hash: where a new log
+ * must start.  HDB_ENOTFOUND when the outbox is empty. */
+static int outbox_first(struct engine_audit *a, uint64_t *ret_seq, unsigned char ret_hash[32])
+{
+	struct hdb_session *s = a->sess;
+	int rc = txn_begin(s, false);
+	if (rc)
+		return rc;
+	struct buf val = { 0 };
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		txn_abort(s);
+		return HDB_EIO;
+	}
+	unsigned char k0[9] = { OUTBOX_TAG };
+	MDB_val mk = { sizeof(k0), k0 }, mv;
+	rc = HDB_ENOTFOUND;
+	mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+	if (mrc == MDB_SUCCESS && mk.mv_size == 9 && ((unsigned char *)mk.mv_data)[0] == OUTBOX_TAG) {
+		uint64_t seq = get_u64be((unsigned char *)mk.mv_data + 1);
+		rc = sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &val);
+		if (!rc && buf_putc(&val, 0) == HDB_OK) {
+			const char *p = strstr((const char *)val.p, "\"prev_hash\":\"");
+			if (p && seq > 0 && hex_decode(p + 13, 64, ret_hash, 32) == HDB_OK) {
+				*ret_seq = seq - 1;
+			} else {
+				snprintf(a->failmsg, sizeof(a->failmsg), "outbox record %llu is malformed",
+				         (unsigned long long)seq);
+				rc = HDB_ECORRUPT;
+			}
+		}
+	}
+	mdb_cursor_close(c);
+	txn_abort(s);
+	buf_free_wipe(&val);
+	return rc;
+}
+
+/* trail_open - starts the pipeline for db (after its keys are loaded):
+ * the log file, the signing key and public-key file, recovery of what the
+ * outbox holds beyond the log, and the shipper thread. */
+int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
+{
+	struct engine_audit *a = &db->audit;
+	if (!cfg->audit_enabled)
+		return HDB_OK;
+	if (db->rdonly)
+		return db_err(db, HDB_EINVAL,
+		              "audit is enabled, and its trail is written through the database: open it read-write "
+		              "(or set audit.enabled = false)");
+	a->log_file = cfg->audit_log_file ? strdup(cfg->audit_log_file) : default_log_file(db->path);
+	if (!a->log_file)
+		return db_err(db, HDB_ENOMEM, "out of memory");
+	size_t n = strlen(a->log_file);
+	a->pub_file = malloc(n + 8);
+	if (!a->pub_file)
+		return db_err(db, HDB_ENOMEM, "out of memory");
+	snprintf(a->pub_file, n + 8, "%s.pub", a->log_file);
+	const char *dur = cfg->audit_durability ? cfg->audit_durability : "batch";
+	a->durability = strcmp(dur, "sync") == 0 ? DUR_SYNC : strcmp(dur, "async") == 0 ? DUR_ASYNC : DUR_BATCH;
+	a->window_ms = a->durability == DUR_ASYNC ? 1000 : cfg->audit_batch_window_ms;
+	a->block = !cfg->audit_on_failure || strcmp(cfg->audit_on_failure, "continue") != 0;
+	const char *jd = cfg->audit_journald ? cfg->audit_journald : "best_effort";
+	a->journald = strcmp(jd, "off") == 0 ? JD_OFF : strcmp(jd, "required") == 0 ? JD_REQUIRED : JD_BEST;
+	if (a->journald == JD_BEST && !audit_journal_available())
+		a->journald = JD_OFF;
+	a->checkpoint_every = cfg->audit_checkpoint_every;
+	a->log_reads = cfg->log_reads;
+	a->log_writes = cfg->log_writes;
+	a->log_deletes = cfg->log_deletes;
+	a->log_ddl = cfg->log_schema_changes;
+	a->log_keys = cfg->log_encryption_events;
+	snprintf(a->ctx.db_id, sizeof(a->ctx.db_id), "%s", db->id_hex);
+	struct passwd *pw = getpwuid(geteuid());
+	a->principal_user = strdup(pw && pw->pw_name ? pw->pw_name : "unknown");
+	if (!a->principal_user)
+		return db_err(db, HDB_ENOMEM, "out of memory");
+	/* tokens for KV keys: a key of its own, derived from the PRF key (so
+	 * equal keys correlate across restarts but tokens reveal nothing) */
+	int trc = secret_new(32, &a->token_key);
+	if (trc)
+		return db_err(db, trc, "out of memory");
+	static const char label[] = "heliosdb-audit-token-v1";
+	if (db->encrypted)
+		trc = crypto_hmac_sha256(db->lib, db->prf_key->buf, CRYPTO_KEY_LEN, label, sizeof(label) - 1,
+		                         a->token_key->buf);
+	else
+		trc = crypto_hmac_sha256(db->lib, db->id, ENGINE_ID_LEN, label, sizeof(label) - 1, a->token_key->buf);
+	if (trc)
+		return db_err(db, trc, "cannot derive the audit token key");
+	a->token_key->len = 32;
+	if (gethostname(a->ctx.host, sizeof(a->ctx.host) - 1) != 0)
+		snprintf(a->ctx.host, sizeof(a->ctx.host), "unknown");
+	a->ctx.pid = (long)getpid();
+	if (a->journald == JD_REQUIRED && !audit_journal_available())
+		return db_err(db, HDB_EAUDIT, "audit.journald = \"required\" but journald is not running "
+		                              "(/run/systemd/journal/socket is missing)");
+
+	if (mkdir_parent(a->log_file) != 0)
+		return db_err(db, HDB_EIO, "cannot create the audit log directory for '%s': %s", a->log_file,
+		              strerror(errno));
+	char err[512] = "";
+	struct audit_file_opts fo = { a->log_file, (uint64_t)cfg->audit_rotate_size_mb << 20,
+		                      interval_s(cfg->audit_rotate_interval) };
+	int rc = audit_file_open(&fo, &a->file, err, sizeof(err));
+	if (rc)
+		return db_err(db, rc == HDB_ENOMEM ? rc : HDB_EAUDIT, "%s", err);
+	struct audit_head fh;
+	bool torn = false;
+	rc = audit_file_last(a->file, &fh, &torn, err, sizeof(err));
+	if (rc)
+		return db_err(db, HDB_EAUDIT, "%s", err);
+
+	MDB_txn *txn;
+	int mrc = mdb_txn_begin(db->env, NULL, 0, &txn);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
+	struct audit_head dh;
+	rc = head_load(db, txn, &dh);
+	if (!rc)
+		rc = sign_key_load(db, txn, a);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	mrc = mdb_txn_commit(txn);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot store the audit signing key: %s", mdb_strerror(mrc));
+	unsigned char pub[AUDIT_SIGN_PUB_LEN];
+	if (audit_sign_public(a->sign, pub) == HDB_OK)
+		(void)audit_pubkey_write(a->pub_file, pub, err, sizeof(err));
+
+	/* the log may not be ahead of the database: that is a data file
+	 * restored from an older copy (or a log from another database) */
+	if (fh.seq > dh.seq)
+		return db_err(db, HDB_ECORRUPT,
+		              "audit log '%s' ends at seq %llu but the database's audit head is %llu: the data file "
+		              "is older than its audit log (restored from an older copy?)",
+		              a->log_file, (unsigned long long)fh.seq, (unsigned long long)dh.seq);
+	if (fh.seq == 0)
+		audit_genesis(db->id_hex, &fh);
+	a->file_seq = fh.seq;
+	memcpy(a->file_hash, fh.hash, 32);
+
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	pthread_cond_init(&a->progress, NULL);
+	a->sync_init = true;
+	struct hdb_principal who = { "heliosdb", "local", "heliosdb-audit" };
+	a->on = true;
+	rc = hdb_session_open(db, &who, &a->sess);
+	if (rc) {
+		a->on = false;
+		return rc;
+	}
+	/* A new, empty log for a database whose chain began elsewhere (a
+	 * restored backup, a log moved or lost): the log starts where the
+	 * outbox does, and an anchor record says so.  It is evidence of a gap,
+	 * stated in the chain, never hidden: the earlier records are in the
+	 * other log. */
+	bool continued = false;
+	uint64_t cont_seq = 0;
+	unsigned char cont_hash[32];
+	if (fh.seq == 0 && dh.seq > 0) {
+		rc = outbox_first(a, &cont_seq, cont_hash);
+		if (rc == HDB_ENOTFOUND) {
+			cont_seq = dh.seq;
+			memcpy(cont_hash, dh.hash, 32);
+			rc = HDB_OK;
+		}
+		if (rc) {
+			a->on = false;
+			return db_err(db, rc, "audit outbox: %s", a->failmsg);
+		}
+		a->file_seq = cont_seq;
+		memcpy(a->file_hash, cont_hash, 32);
+		continued = true;
+	}
+	/* recovery: ship what the outbox holds beyond the log, now */
+	bool more = true;
+	while (rc == HDB_OK && more)
+		rc = ship(a, &more);
+	if (rc) {
+		a->on = false;
+		return db_err(db, rc == HDB_ECORRUPT ? rc : HDB_EAUDIT, "audit log '%s': %s", a->log_file, a->failmsg);
+	}
+	if (a->file_seq != dh.seq) {
+		a->on = false;
+		return db_err(db, HDB_ECORRUPT,
+		              "audit log '%s' ends at seq %llu and the outbox cannot complete it to the database's "
+		              "head %llu: records are missing (log cut short?)",
+		              a->log_file, (unsigned long long)a->file_seq, (unsigned long long)dh.seq);
+	}
+	if (pthread_create(&a->thr, NULL, shipper, db) != 0) {
+		a->on = false;
+		return db_err(db, HDB_ERROR, "cannot start the audit shipper thread");
+	}
+	a->thr_started = true;
+	if (continued) {
+		struct buf d = { 0 };
+		char hex[65];
+		hex_encode(cont_hash, 32, hex);
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "segment", "(records up to last_seq are in another log)");
+		audit_detail_int(&d, "last_seq", (int64_t)cont_seq);
+		audit_detail_str(&d, "last_hash", hex);
+		audit_detail_str(&d, "reason", "new log for a database whose audit chain began elsewhere "
+		                               "(restored backup or moved log)");
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+			trail_security(db, AUDIT_EV_AUDIT_SEGMENT_DELETED, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+		buf_free(&d);
+	}
+	if (torn)
+		trail_security(db, AUDIT_EV_AUDIT_FAILURE, AUDIT_FAILURE,
+		               "the log's last line was torn (crash mid-write); it was cut off and re-shipped", NULL, NULL);
+	return HDB_OK;
+}
+
+/* trail_security - records an engine-level event (open, key loaded, ...)
+ * through the pipeline's own session. */
+void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_outcome outcome, const char *error,
+                    const char *object, const char *detail_json)
+{
+	struct engine_audit *a = &db->audit;
+	if (!a->on || !wanted(a, type))
+		return;
+	struct audit_event ev = { .type = type, .outcome = outcome, .error = error, .object = object,
+		                  .rows_affected = -1, .detail_json = detail_json,
+		                  .encryption_enabled = db->encrypted, .time_us = now_us(),
+		                  .user = a->principal_user, .source_ip = "local",
+		                  .application = "heliosdb" };
+	if (!ev.user)
+		ev.user = "heliosdb";
+	struct qev *q = qev_new(&ev);
+	if (q)
+		(void)enqueue(a, q, NULL);
+}
+
+/* trail_close - records the stop, a final signed checkpoint, drains the
+ * queue and the outbox into the log, and stops the shipper. */
+void trail_close(struct hdb_db *db)
+{
+	struct engine_audit *a = &db->audit;
+	if (a->on && a->thr_started) {
+		struct buf d = { 0 };
+		audit_detail_begin(&d);
+		audit_detail_int(&d, "journal_failures", (int64_t)a->journal_failures);
+		audit_detail_int(&d, "dropped", (int64_t)a->dropped);
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+			trail_security(db, AUDIT_EV_AUDIT_STOP, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+		buf_free(&d);
+		/* the closing checkpoint: seq assigned by the shipper right after */
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thr, NULL);
+		/* sign the chain's end */
+		if (a->sign && !a->failed) {
+			int rc = txn_begin(a->sess, true);
+			if (!rc) {
+				rc = head_load(db, a->sess->txn, &a->sess->ahead);
+				a->sess->ahead_loaded = rc == HDB_OK;
+				struct buf cd = { 0 };
+				int64_t t = now_us();
+				if (!rc)
+					rc = audit_checkpoint_detail(a->sign, db->id_hex, &a->sess->ahead, t, &cd);
+				if (!rc)
+					rc = buf_putc(&cd, 0);
+				if (!rc) {
+					struct audit_event cp = { .type = AUDIT_EV_CHECKPOINT, .outcome = AUDIT_SUCCESS,
+						                  .user = "heliosdb", .application = "heliosdb-audit",
+						                  .rows_affected = -1, .encryption_enabled = db->encrypted,
+						                  .detail_json = (const char *)cd.p, .time_us = t };
+					rc = outbox_put(a->sess, &cp);
+				}
+				if (!rc)
+					rc = trail_txn_precommit(a->sess);
+				if (!rc)
+					rc = txn_commit(a->sess);
+				else
+					txn_abort(a->sess);
+				a->sess->ahead_loaded = a->sess->ahead_dirty = false;
+				buf_free(&cd);
+				bool more = true;
+				while (rc == HDB_OK && more)
+					rc = ship(a, &more);
+				/* a clean close leaves an empty outbox */
+				if (rc == HDB_OK && txn_begin(a->sess, true) == HDB_OK) {
+					if (outbox_trim(a->sess, a->file_seq) == HDB_OK)
+						(void)txn_commit(a->sess);
+					else
+						txn_abort(a->sess);
+				}
+			}
+		}
+	}
+	a->on = false;
+	if (a->sess) {
+		hdb_session_close(a->sess);
+		a->sess = NULL;
+	}
+	for (size_t i = 0; i < a->nq; i++)
+		free(a->q[i]);
+	free(a->q);
+	a->q = NULL;
+	a->nq = 0;
+	audit_file_close(a->file);
+	a->file = NULL;
+	secret_free(a->sign);
+	a->sign = NULL;
+	secret_free(a->token_key);
+	a->token_key = NULL;
+	free(a->principal_user);
+	a->principal_user = NULL;
+	free(a->log_file);
+	free(a->pub_file);
+	a->log_file = a->pub_file = NULL;
+	if (a->sync_init) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->wake);
+		pthread_cond_destroy(&a->progress);
+		a->sync_init = false;
+	}
+}
+
+void trail_kv_object(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, char *out,
+                     size_t outlen)
+{
+	struct engine_audit *a = &s->db->audit;
+	char tok[64] = "?";
+	if (a->on && key && klen)
+		(void)audit_token(a->token_key->buf, "", key, klen, tok, sizeof(tok));
+	snprintf(out, outlen, "keyspace:%.63s key:%s", keyspace ? keyspace : "?", tok);
+}
+
+const char *hdb_audit_log_path(const struct hdb_db *db)
+{
+	return db && db->audit.log_file ? db->audit.log_file : NULL;
+}
+
+const char *hdb_audit_pubkey_path(const struct hdb_db *db)
+{
+	return db && db->audit.pub_file ? db->audit.pub_file : NULL;
+}

@@ -1,0 +1,1 @@
+SELECT X'1F', B'1010', N'nat', U&'d\0061t'

@@ -1,0 +1,1 @@
+SELECT * FROM t WHERE a = 'x' AND b = 42

@@ -1,0 +1,1 @@
+SELECT 'it''s', E'a\'b', $$dollar$$, $t$ tagged $t$
