@@ -98,6 +98,7 @@ struct opts {
 	const char *check;
 	bool plaintext;
 	bool encrypted;
+	bool dry_run;
 	size_t batch;
 	bool help;
 };
@@ -112,6 +113,7 @@ static const struct option long_opts[] = {
 	{ "check", required_argument, NULL, 'C' },
 	{ "encrypted", no_argument, NULL, 'E' },
 	{ "plaintext", no_argument, NULL, 'P' },
+	{ "dry-run", no_argument, NULL, 'D' },
 	{ "batch", required_argument, NULL, 'b' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -132,6 +134,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'C': o->check = optarg; break;
 		case 'E': o->encrypted = true; break;
 		case 'P': o->plaintext = true; break;
+		case 'D': o->dry_run = true; break;
 		case 'b': {
 			char *end;
 			errno = 0;
@@ -599,6 +602,49 @@ static int cmd_rekey(const struct opts *o)
 	return exit_for(rc);
 }
 
+struct ret_ctx {
+	unsigned deleted, kept, would;
+};
+
+static int print_retention(void *arg, const struct hdb_retention_item *it)
+{
+	struct ret_ctx *rc = arg;
+	if (it->deleted)
+		rc->deleted++;
+	else if (strcmp(it->reason, "would delete") == 0)
+		rc->would++;
+	else
+		rc->kept++;
+	printf("  %-8s %s (seq %llu..%llu)%s%s\n", it->deleted ? "deleted" : strcmp(it->reason, "would delete") == 0 ? "delete?" : "kept",
+	       it->segment, (unsigned long long)it->first_seq, (unsigned long long)it->last_seq,
+	       it->deleted ? "" : ": ", it->deleted ? "" : it->reason);
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_audit_retention(const struct opts *o)
+{
+	struct hdb_config *cfg;
+	struct hdb_db *db;
+	struct hdb_session *s;
+	int x = open_db(o, 0, &cfg, &db, &s);
+	if (x)
+		return x;
+	printf("Audit retention for %s: keep %u days%s\n", hdb_audit_log_path(db) ? hdb_audit_log_path(db) : "(none)",
+	       cfg->retention_days, o->dry_run ? " (dry run: nothing is deleted)" : "");
+	struct ret_ctx rc_ = { 0 };
+	int rc = hdb_audit_retention(s, o->dry_run, print_retention, &rc_);
+	if (rc)
+		errx_("%s", hdb_session_errmsg(s));
+	else if (o->dry_run)
+		printf("%u segment(s) would be deleted, %u kept\n", rc_.would, rc_.kept);
+	else
+		printf("%u segment(s) deleted (each after its anchor record reached the log), %u kept\n", rc_.deleted,
+		       rc_.kept);
+	close_db(cfg, db, s);
+	return exit_for(rc);
+}
+
 static int print_stat(void *arg, const struct hdb_stat *st)
 {
 	(void)arg;
@@ -757,15 +803,17 @@ static const struct verb verbs[] = {
 	{ "rekey", cmd_rekey, "rekey --path DIR | --config FILE [--batch N]",
 	  "re-encrypt every value under a fresh data key, online and resumable" },
 	{ "stats", cmd_stats, "stats --path DIR | --config FILE", "entries and bytes per table and keyspace; data keys" },
+	{ "audit-retention", cmd_audit_retention, "audit-retention --config FILE [--dry-run]",
+	  "delete audit segments older than audit.retention.days, each after its anchor record" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: heliosdb-nano VERB [OPTIONS]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].help);
-	fprintf(f, "  %-11s %s\n", "config", "toml-json < FILE | check --config FILE");
-	fprintf(f, "  %-11s %s\n", "audit-verify", "--input FILE|DIR --pubkey FILE [--journal]: check the audit chain");
+		fprintf(f, "  %-15s %s\n", verbs[i].name, verbs[i].help);
+	fprintf(f, "  %-15s %s\n", "config", "toml-json < FILE | check --config FILE");
+	fprintf(f, "  %-15s %s\n", "audit-verify", "--input FILE|DIR --pubkey FILE [--journal]: check the audit chain");
 	fprintf(f, "\nkey sources (SPEC): env[:VAR] (default HELIOSDB_ENCRYPTION_KEY), file:PATH,\n"
 	           "  password[:VAR] (Argon2id; prompts on a terminal), credential:NAME (systemd)\n"
 	           "exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 key error\n"

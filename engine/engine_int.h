@@ -107,7 +107,7 @@ struct engine_audit {
 	struct audit_file *file;
 	int durability, journald;
 	bool block;
-	uint32_t window_ms, checkpoint_every;
+	uint32_t window_ms, checkpoint_every, retention_days;
 	bool log_reads, log_writes, log_deletes, log_ddl, log_keys;
 	struct hdb_secret *sign;          /* Ed25519 seed, wrapped in meta "audit_sign" */
 	struct hdb_secret *token_key;     /* keyed-hash tokens for KV keys */

@@ -791,6 +791,7 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 	if (a->journald == JD_BEST && !audit_journal_available())
 		a->journald = JD_OFF;
 	a->checkpoint_every = cfg->audit_checkpoint_every;
+	a->retention_days = cfg->retention_days;
 	a->log_reads = cfg->log_reads;
 	a->log_writes = cfg->log_writes;
 	a->log_deletes = cfg->log_deletes;
@@ -1058,6 +1059,92 @@ void trail_kv_object(struct hdb_session *s, const char *keyspace, const void *ke
 	if (a->on && key && klen)
 		(void)audit_token(a->token_key->buf, "", key, klen, tok, sizeof(tok));
 	snprintf(out, outlen, "keyspace:%.63s key:%s", keyspace ? keyspace : "?", tok);
+}
+
+/* The anchor must be in the log before its segment goes: record, then wait
+ * for the shipper whatever the durability mode. */
+static int record_and_wait(struct hdb_session *s, struct audit_event *ev)
+{
+	struct engine_audit *a = &s->db->audit;
+	ev->user = s->user;
+	ev->source_ip = s->source_addr;
+	ev->application = s->application;
+	ev->session_id = s->session_id;
+	ev->encryption_enabled = s->db->encrypted;
+	struct qev *q = qev_new(ev);
+	if (!q)
+		return sess_err(s, HDB_ENOMEM, "out of memory");
+	uint64_t ticket;
+	int rc = enqueue(a, q, &ticket);
+	if (!rc)
+		rc = wait_shipped(a, ticket, 0);
+	if (!rc && a->failed)
+		rc = HDB_EAUDIT;
+	if (rc)
+		return sess_err(s, rc, "the retention anchor could not reach the audit log (%s)", a->failmsg);
+	return HDB_OK;
+}
+
+int hdb_audit_retention(struct hdb_session *s, bool dry_run, hdb_retention_fn fn, void *arg)
+{
+	if (!s)
+		return HDB_EINVAL;
+	struct engine_audit *a = &s->db->audit;
+	if (!a->on)
+		return sess_err(s, HDB_EINVAL, "audit is disabled: there is no log to apply retention to");
+	if (s->txn)
+		return sess_err(s, HDB_ETXN, "retention cannot run inside a transaction");
+	char err[512] = "";
+	struct audit_retention_plan *plan = NULL;
+	int rc = audit_retention_plan(a->log_file, 0, a->retention_days, &plan, err, sizeof(err));
+	if (rc)
+		return sess_err(s, rc, "%s", err);
+	for (size_t i = 0; i < plan->nkeep; i++) {
+		struct hdb_retention_item it = { plan->keep[i].path, plan->keep[i].first_seq, plan->keep[i].last_seq,
+			                         false, plan->keep[i].reason };
+		if (fn)
+			fn(arg, &it);
+	}
+	for (size_t i = 0; i < plan->ndel && rc == HDB_OK; i++) {
+		struct audit_retention_segment *g = &plan->del[i];
+		struct hdb_retention_item it = { g->path, g->first_seq, g->last_seq, false, "would delete" };
+		if (dry_run) {
+			if (fn)
+				fn(arg, &it);
+			continue;
+		}
+		struct buf d = { 0 };
+		const char *base = strrchr(g->path, '/');
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "segment", base ? base + 1 : g->path);
+		audit_detail_int(&d, "first_seq", (int64_t)g->first_seq);
+		audit_detail_int(&d, "last_seq", (int64_t)g->last_seq);
+		audit_detail_str(&d, "last_hash", g->last_hash);
+		audit_detail_int(&d, "records", (int64_t)g->records);
+		audit_detail_int(&d, "retention_days", (int64_t)a->retention_days);
+		rc = audit_detail_end(&d);
+		if (!rc)
+			rc = buf_putc(&d, 0);
+		if (!rc) {
+			struct audit_event ev = { .type = AUDIT_EV_AUDIT_SEGMENT_DELETED, .outcome = AUDIT_SUCCESS,
+				                  .rows_affected = -1, .detail_json = (const char *)d.p };
+			rc = record_and_wait(s, &ev);
+		}
+		buf_free(&d);
+		if (!rc) {
+			rc = audit_retention_delete_one(g, err, sizeof(err));
+			if (rc)
+				sess_err(s, rc, "%s", err);
+		}
+		if (!rc) {
+			it.deleted = true;
+			it.reason = "deleted";
+			if (fn)
+				fn(arg, &it);
+		}
+	}
+	audit_retention_plan_free(plan);
+	return rc;
 }
 
 const char *hdb_audit_log_path(const struct hdb_db *db)

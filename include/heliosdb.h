@@ -155,6 +155,22 @@ const char *hdb_db_id(const struct hdb_db *db);
 const char *hdb_audit_log_path(const struct hdb_db *db);
 const char *hdb_audit_pubkey_path(const struct hdb_db *db);
 
+/* Audit retention: deletes rotated log segments older than
+ * audit.retention.days (never the active one, never a younger one, nothing
+ * while a LEGAL_HOLD file is in the log directory), each after an
+ * "audit_segment_deleted" record carrying the segment's last seq and hash
+ * (the anchor the rest of the log verifies from) has reached the log.
+ * fn sees every segment: deleted, or kept and why.  dry_run deletes
+ * nothing. */
+struct hdb_retention_item {
+	const char *segment;
+	uint64_t first_seq, last_seq;
+	bool deleted;
+	const char *reason;       /* why it is kept, or "deleted" / "would delete" */
+};
+typedef int (*hdb_retention_fn)(void *arg, const struct hdb_retention_item *it);
+int hdb_audit_retention(struct hdb_session *s, bool dry_run, hdb_retention_fn fn, void *arg);
+
 /* hdb_checkpoint - forces a durable sync of the data file. */
 int hdb_checkpoint(struct hdb_db *db);
 

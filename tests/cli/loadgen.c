@@ -58,9 +58,13 @@ static void conn_close(struct conn *c)
 static int conn_open(struct conn *c, const char *dir, unsigned flags)
 {
 	memset(c, 0, sizeof(*c));
-	int rc = hdb_config_new(&c->cfg);
+	/* LOADGEN_CONFIG: a configuration file to open with (else defaults) */
+	const char *cf = getenv("LOADGEN_CONFIG");
+	int rc = cf ? hdb_config_load(cf, &c->cfg) : hdb_config_new(&c->cfg);
 	if (rc) {
-		fprintf(stderr, "loadgen: config: %s\n", hdb_strerror(rc));
+		fprintf(stderr, "loadgen: config: %s\n", c->cfg ? hdb_config_errmsg(c->cfg) : hdb_strerror(rc));
+		hdb_config_free(c->cfg);
+		c->cfg = NULL;
 		return rc;
 	}
 	rc = hdb_open(dir, c->cfg, flags, &c->db);
