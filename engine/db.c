@@ -523,6 +523,29 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 	return HDB_OK;
 }
 
+/* meta "audit_pending": 16-byte entries (u64 time in us, u32 uid, u32 pid)
+ * of wrong keys presented, at most AUDIT_PENDING_MAX (later ones only bump
+ * the last entry's time, so the flood is still visible). */
+#define AUDIT_PENDING_MAX 4096
+static void pending_wrong_key(struct hdb_db *db, MDB_txn *txn)
+{
+	MDB_val k = META_KEY("audit_pending"), v;
+	struct buf b = { 0 };
+	if (mdb_get(txn, db->meta, &k, &v) == MDB_SUCCESS && v.mv_size % 16 == 0)
+		(void)buf_append(&b, v.mv_data, v.mv_size);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned char e[16];
+	put_u64be(e, (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	put_u32be(e + 8, (uint32_t)getuid());
+	put_u32be(e + 12, (uint32_t)getpid());
+	if (b.len / 16 >= AUDIT_PENDING_MAX)
+		b.len -= 16;
+	if (buf_append(&b, e, sizeof(e)) == HDB_OK)
+		(void)meta_put(db, txn, "audit_pending", 13, b.p, b.len);
+	buf_free(&b);
+}
+
 static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
 {
 	MDB_txn *txn;
@@ -589,6 +612,14 @@ static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned f
 	}
 	if (db->encrypted) {
 		rc = load_keys(db, txn, cfg);
+		if (rc == HDB_EKEY && !db->rdonly) {
+			/* a security event, recorded although the key is wrong: kept
+			 * in "meta" (no key needed) and turned into "wrong_key" audit
+			 * records by the next open with the right key */
+			pending_wrong_key(db, txn);
+			(void)mdb_txn_commit(txn);
+			return rc;
+		}
 		if (rc)
 			goto out_abort;
 	}

@@ -723,6 +723,56 @@ static int64_t interval_s(const char *v)
 	return 86400;
 }
 
+/* Wrong keys presented while the key was not available to seal records
+ * (engine/db.c pending_wrong_key) become "wrong_key" records now, in one
+ * write txn that also clears them: none lost, none recorded twice. */
+static int pending_to_records(struct engine_audit *a)
+{
+	struct hdb_session *s = a->sess;
+	struct hdb_db *db = s->db;
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	MDB_val k = META_KEY("audit_pending"), v;
+	int mrc = mdb_get(s->txn, db->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND) {
+		txn_abort(s);
+		return HDB_OK;
+	}
+	struct buf copy = { 0 };
+	if (mrc || v.mv_size % 16 || buf_append(&copy, v.mv_data, v.mv_size)) {
+		txn_abort(s);
+		return sess_err(s, HDB_ECORRUPT, "the pending audit record list is malformed");
+	}
+	for (size_t off = 0; rc == HDB_OK && off < copy.len; off += 16) {
+		uint64_t t = get_u64be(copy.p + off);
+		uint32_t uid = get_u32be(copy.p + off + 8), pid = get_u32be(copy.p + off + 12);
+		struct passwd *pw = getpwuid((uid_t)uid);
+		char user[64], detail[96];
+		snprintf(user, sizeof(user), "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+		snprintf(detail, sizeof(detail), "{\"uid\":%u,\"pid\":%u}", uid, pid);
+		struct audit_event ev = { .type = AUDIT_EV_WRONG_KEY, .outcome = AUDIT_DENIED,
+			                  .error = "wrong encryption key (key check failed; no data was read)",
+			                  .user = user, .source_ip = "local", .application = "heliosdb",
+			                  .rows_affected = -1, .encryption_enabled = db->encrypted,
+			                  .detail_json = detail, .time_us = (int64_t)t };
+		rc = outbox_put(s, &ev);
+	}
+	buf_free(&copy);
+	if (!rc && mdb_del(s->txn, db->meta, &k, NULL) != MDB_SUCCESS)
+		rc = HDB_EIO;
+	if (!rc)
+		rc = trail_txn_precommit(s);
+	if (rc) {
+		txn_abort(s);
+		s->ahead_loaded = s->ahead_dirty = false;
+		return rc;
+	}
+	rc = txn_commit(s);
+	s->ahead_loaded = s->ahead_dirty = false;
+	return rc;
+}
+
 /* The first outbox record's seq - 1 and its prev_hash: where a new log
  * must start.  HDB_ENOTFOUND when the outbox is empty. */
 static int outbox_first(struct engine_audit *a, uint64_t *ret_seq, unsigned char ret_hash[32])
@@ -880,6 +930,11 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		a->on = false;
 		return rc;
 	}
+	rc = pending_to_records(a);
+	if (rc) {
+		a->on = false;
+		return db_err(db, rc, "cannot record earlier wrong-key attempts: %s", a->sess->errmsg);
+	}
 	/* A new, empty log for a database whose chain began elsewhere (a
 	 * restored backup, a log moved or lost): the log starts where the
 	 * outbox does, and an anchor record says so.  It is evidence of a gap,
@@ -911,6 +966,10 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		a->on = false;
 		return db_err(db, rc == HDB_ECORRUPT ? rc : HDB_EAUDIT, "audit log '%s': %s", a->log_file, a->failmsg);
 	}
+	if (txn_begin(a->sess, false) == HDB_OK) {
+		(void)head_load(db, a->sess->txn, &dh); /* wrong-key records may have advanced it */
+		txn_abort(a->sess);
+	}
 	if (a->file_seq != dh.seq) {
 		a->on = false;
 		return db_err(db, HDB_ECORRUPT,
@@ -935,6 +994,14 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		                               "(restored backup or moved log)");
 		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
 			trail_security(db, AUDIT_EV_AUDIT_SEGMENT_DELETED, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
+		buf_free(&d);
+	}
+	{
+		struct buf d = { 0 };
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "file", cfg->source_file ? cfg->source_file : "(built-in defaults)");
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
+			trail_security(db, AUDIT_EV_CONFIG_LOADED, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
 		buf_free(&d);
 	}
 	if (torn)

@@ -483,6 +483,42 @@ static void test_fail_closed_disk_full(void **state)
 	fx_open(f, 0);
 }
 
+/* A wrong key is a security event: recorded at the next open with the right key. */
+static void test_wrong_key_recorded(void **state)
+{
+	struct fx *f = *state;
+	fx_close(f);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY2_HEX, 1);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEY);
+	hdb_close(db);
+	db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_EKEY);
+	hdb_close(db);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY_HEX, 1);
+	fx_open(f, 0);
+	fx_close(f);
+	size_t len;
+	char *log = slurp(f->log, &len);
+	assert_non_null(log);
+	int n = 0;
+	for (char *p = log; (p = strstr(p, "\"event_type\":\"wrong_key\"")); p++)
+		n++;
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(log, "\"outcome\":\"denied\""));
+	free(log);
+	/* and only once */
+	fx_open(f, 0);
+	fx_close(f);
+	log = slurp(f->log, &len);
+	n = 0;
+	for (char *p = log; (p = strstr(p, "\"event_type\":\"wrong_key\"")); p++)
+		n++;
+	assert_int_equal(n, 2);
+	free(log);
+	fx_open(f, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restored_older_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_cut_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_closed_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key_recorded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
