@@ -206,6 +206,14 @@ int audit_file_rotate(struct audit_file *f, char *ret_rotated, size_t rotlen, ch
  * (by size or age); a hint, without the lock, for writing a checkpoint
  * before audit_file_rotate. */
 bool audit_file_rotate_due(struct audit_file *f, size_t n);
+/* audit_file_append_after - audit_file_append, but only if the log's last
+ * record is still *expect (seq 0: the log is empty); otherwise nothing is
+ * written, *ret_last is the log's actual last record and the result is
+ * HDB_EBUSY.  Checked and written under one lock, so processes sharing a
+ * log never append a record twice. */
+int audit_file_append_after(struct audit_file *f, const char *lines, size_t n, const struct audit_head *expect,
+                            struct audit_head *ret_last, char *ret_rotated, size_t rotlen, char *err,
+                            size_t errlen);
 /* audit_segments - the segment files of log_file in order (rotated ones
  * by name, then the active one); free with hdb_free_names(). */
 int audit_segments(const char *log_file, char ***ret, size_t *ret_n, char *err, size_t errlen);

@@ -432,7 +432,8 @@ static void segment_facts(struct audit_file *f)
 	f->facts_ino = f->ino;
 }
 
-int audit_file_last(struct audit_file *f, struct audit_head *ret, bool *ret_torn, char *err, size_t errlen)
+/* last_locked - audit_file_last's work, with the active segment locked. */
+static int last_locked(struct audit_file *f, struct audit_head *ret, bool *ret_torn, char *err, size_t errlen)
 {
 	if (!f || !ret) {
 		errf(err, errlen, "invalid argument");
@@ -443,9 +444,7 @@ int audit_file_last(struct audit_file *f, struct audit_head *ret, bool *ret_torn
 	size_t nsegs = 0;
 	bool torn = false;
 	off_t complete;
-	int rc = lock_active(f, err, errlen);
-	if (rc)
-		return rc;
+	int rc = HDB_OK;
 	struct stat st;
 	if (fstat(f->fd, &st) != 0) {
 		errf(err, errlen, "cannot stat audit log '%s': %s", f->path, strerror(errno));
@@ -499,9 +498,22 @@ int audit_file_last(struct audit_file *f, struct audit_head *ret, bool *ret_torn
 	if (ret_torn)
 		*ret_torn = torn;
 out:
-	unlock_active(f);
 	free_names(segs, nsegs);
 	buf_free(&line);
+	return rc;
+}
+
+int audit_file_last(struct audit_file *f, struct audit_head *ret, bool *ret_torn, char *err, size_t errlen)
+{
+	if (!f || !ret) {
+		errf(err, errlen, "invalid argument");
+		return HDB_EINVAL;
+	}
+	int rc = lock_active(f, err, errlen);
+	if (rc)
+		return rc;
+	rc = last_locked(f, ret, ret_torn, err, errlen);
+	unlock_active(f);
 	return rc;
 }
 
@@ -597,24 +609,11 @@ static int write_error(struct audit_file *f, int e, off_t old_size, const char *
 	return HDB_EIO;
 }
 
-int audit_file_append(struct audit_file *f, const char *lines, size_t n, char *ret_rotated, size_t rotlen,
-                      char *err, size_t errlen)
+/* append_locked - audit_file_append's work, with the active segment locked. */
+static int append_locked(struct audit_file *f, const char *lines, size_t n, char *ret_rotated, size_t rotlen,
+                         char *err, size_t errlen)
 {
-	if (ret_rotated && rotlen)
-		ret_rotated[0] = '\0';
-	if (!f || (!lines && n)) {
-		errf(err, errlen, "invalid argument");
-		return HDB_EINVAL;
-	}
-	if (n == 0)
-		return HDB_OK;
-	if (lines[n - 1] != '\n') {
-		errf(err, errlen, "audit records must be complete lines");
-		return HDB_EINVAL;
-	}
-	int rc = lock_active(f, err, errlen);
-	if (rc)
-		return rc;
+	int rc = HDB_OK;
 	struct stat st;
 	if (fstat(f->fd, &st) != 0) {
 		errf(err, errlen, "cannot stat audit log '%s': %s", f->path, strerror(errno));
@@ -661,6 +660,56 @@ int audit_file_append(struct audit_file *f, const char *lines, size_t n, char *r
 		}
 	}
 out:
+	return rc;
+}
+
+static int append_args(const char *lines, size_t n, char *ret_rotated, size_t rotlen, char *err, size_t errlen)
+{
+	if (ret_rotated && rotlen)
+		ret_rotated[0] = '\0';
+	if (!lines && n) {
+		errf(err, errlen, "invalid argument");
+		return HDB_EINVAL;
+	}
+	if (n && lines[n - 1] != '\n') {
+		errf(err, errlen, "audit records must be complete lines");
+		return HDB_EINVAL;
+	}
+	return HDB_OK;
+}
+
+int audit_file_append(struct audit_file *f, const char *lines, size_t n, char *ret_rotated, size_t rotlen,
+                      char *err, size_t errlen)
+{
+	int rc = f ? append_args(lines, n, ret_rotated, rotlen, err, errlen) : HDB_EINVAL;
+	if (rc || n == 0)
+		return rc;
+	rc = lock_active(f, err, errlen);
+	if (rc)
+		return rc;
+	rc = append_locked(f, lines, n, ret_rotated, rotlen, err, errlen);
+	unlock_active(f);
+	return rc;
+}
+
+int audit_file_append_after(struct audit_file *f, const char *lines, size_t n, const struct audit_head *expect,
+                            struct audit_head *ret_last, char *ret_rotated, size_t rotlen, char *err,
+                            size_t errlen)
+{
+	int rc = f && expect && ret_last ? append_args(lines, n, ret_rotated, rotlen, err, errlen) : HDB_EINVAL;
+	if (rc)
+		return rc;
+	rc = lock_active(f, err, errlen);
+	if (rc)
+		return rc;
+	rc = last_locked(f, ret_last, NULL, err, errlen);
+	if (rc == HDB_OK && (ret_last->seq != expect->seq ||
+	                     (expect->seq && memcmp(ret_last->hash, expect->hash, 32) != 0))) {
+		errf(err, errlen, "audit log '%s' moved on (another process appended)", f->path);
+		rc = HDB_EBUSY;
+	}
+	if (rc == HDB_OK && n)
+		rc = append_locked(f, lines, n, ret_rotated, rotlen, err, errlen);
 	unlock_active(f);
 	return rc;
 }

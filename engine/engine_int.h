@@ -122,6 +122,7 @@ struct engine_audit {
 	uint64_t next_ticket, done_ticket;
 	uint64_t want_seq;                /* highest committed outbox seq known */
 	uint64_t file_seq;                /* last record in the log file */
+	bool log_starts_empty;            /* continuing a chain into an empty log (file_seq is not in it) */
 	unsigned char file_hash[32];
 	bool stop;
 	bool failed;

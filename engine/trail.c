@@ -432,6 +432,67 @@ static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 	return rc;
 }
 
+/* Re-reads the log's last record; true when it moved past file_seq
+ * (another process sharing the database appended). */
+static bool refresh_file_head(struct engine_audit *a)
+{
+	struct audit_head h;
+	char err[512];
+	if (audit_file_last(a->file, &h, NULL, err, sizeof(err)) != HDB_OK || h.seq <= a->file_seq)
+		return false;
+	pthread_mutex_lock(&a->mu);
+	a->file_seq = h.seq;
+	memcpy(a->file_hash, h.hash, 32);
+	pthread_mutex_unlock(&a->mu);
+	a->log_starts_empty = false;
+	return true;
+}
+
+/* check_complete - every record the database's head names is in the log
+ * or in the outbox.  One snapshot S: its head, then the log's end F read
+ * after S began; an outbox entry in (F, head] missing from S cannot have
+ * been trimmed (only what the log holds is), so it is a real gap. */
+static int check_complete(struct engine_audit *a, uint64_t *ret_missing, uint64_t *ret_head, uint64_t *ret_file)
+{
+	struct hdb_session *s = a->sess;
+	int rc = txn_begin(s, false);
+	if (rc)
+		return rc;
+	struct audit_head head, f;
+	char err[512];
+	rc = head_load(s->db, s->txn, &head);
+	if (!rc)
+		rc = audit_file_last(a->file, &f, NULL, err, sizeof(err));
+	*ret_missing = 0;
+	*ret_head = head.seq;
+	*ret_file = f.seq;
+	if (!rc && a->log_starts_empty && f.seq == 0)
+		f.seq = a->file_seq;
+	if (!rc && head.seq > f.seq) {
+		MDB_cursor *c;
+		if (mdb_cursor_open(s->txn, s->db->data, &c) == MDB_SUCCESS) {
+			unsigned char k0[9] = { OUTBOX_TAG };
+			put_u64be(k0 + 1, f.seq + 1);
+			MDB_val mk = { sizeof(k0), k0 }, mv;
+			uint64_t want = f.seq + 1;
+			for (int mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS && want <= head.seq;
+			     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+				const unsigned char *kp = mk.mv_data;
+				if (mk.mv_size != 9 || kp[0] != OUTBOX_TAG || get_u64be(kp + 1) != want)
+					break;
+				want++;
+			}
+			mdb_cursor_close(c);
+			if (want <= head.seq)
+				*ret_missing = want;
+		} else {
+			rc = HDB_EIO;
+		}
+	}
+	txn_abort(s);
+	return rc;
+}
+
 /* Ships outbox records after the log's last one; returns HDB_OK with
  * *ret_more when a batch limit stopped it early. */
 static int ship(struct engine_audit *a, bool *ret_more)
@@ -461,6 +522,11 @@ static int ship(struct engine_audit *a, bool *ret_more)
 			break;
 		uint64_t seq = get_u64be(kp + 1);
 		if (seq != last + 1) {
+			if (last == a->file_seq && refresh_file_head(a)) {
+				/* another process shipped (and trimmed) these: start over */
+				*ret_more = true;
+				break;
+			}
 			snprintf(a->failmsg, sizeof(a->failmsg), "audit outbox has a gap after seq %llu",
 			         (unsigned long long)last);
 			rc = HDB_ECORRUPT;
@@ -494,11 +560,29 @@ static int ship(struct engine_audit *a, bool *ret_more)
 	if (rc || lines.len == 0)
 		goto out;
 	char err[512] = "", rotated[4200] = "";
-	rc = audit_file_append(a->file, (const char *)lines.p, lines.len, rotated, sizeof(rotated), err, sizeof(err));
+	/* append only if the log still ends where we think: another process
+	 * sharing this database may have shipped these records already */
+	struct audit_head expect = { .seq = a->file_seq }, actual;
+	memcpy(expect.hash, a->file_hash, 32);
+	if (a->log_starts_empty)
+		memset(&expect, 0, sizeof(expect));
+	rc = audit_file_append_after(a->file, (const char *)lines.p, lines.len, &expect, &actual, rotated,
+	                             sizeof(rotated), err, sizeof(err));
+	if (rc == HDB_EBUSY) {
+		pthread_mutex_lock(&a->mu);
+		a->file_seq = actual.seq;
+		memcpy(a->file_hash, actual.hash, 32);
+		pthread_mutex_unlock(&a->mu);
+		a->log_starts_empty = false;
+		*ret_more = true; /* ship again from where the log really ends */
+		rc = HDB_OK;
+		goto out;
+	}
 	if (rc) {
 		snprintf(a->failmsg, sizeof(a->failmsg), "%s", err);
 		goto out;
 	}
+	a->log_starts_empty = false;
 	pthread_mutex_lock(&a->mu);
 	a->file_seq = last;
 	memcpy(a->file_hash, last_hash, 32);
@@ -956,6 +1040,7 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		}
 		a->file_seq = cont_seq;
 		memcpy(a->file_hash, cont_hash, 32);
+		a->log_starts_empty = true;
 		continued = true;
 	}
 	/* recovery: ship what the outbox holds beyond the log, now */
@@ -966,16 +1051,19 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		a->on = false;
 		return db_err(db, rc == HDB_ECORRUPT ? rc : HDB_EAUDIT, "audit log '%s': %s", a->log_file, a->failmsg);
 	}
-	if (txn_begin(a->sess, false) == HDB_OK) {
-		(void)head_load(db, a->sess->txn, &dh); /* wrong-key records may have advanced it */
-		txn_abort(a->sess);
+	uint64_t missing, hseq, fseq;
+	rc = check_complete(a, &missing, &hseq, &fseq);
+	if (rc) {
+		a->on = false;
+		return db_err(db, rc, "cannot check the audit log '%s' against the database", a->log_file);
 	}
-	if (a->file_seq != dh.seq) {
+	if (missing) {
 		a->on = false;
 		return db_err(db, HDB_ECORRUPT,
-		              "audit log '%s' ends at seq %llu and the outbox cannot complete it to the database's "
-		              "head %llu: records are missing (log cut short?)",
-		              a->log_file, (unsigned long long)a->file_seq, (unsigned long long)dh.seq);
+		              "audit log '%s' ends at seq %llu and record %llu (of the database's %llu) is in neither "
+		              "the log nor the outbox: records are missing (log cut short?)",
+		              a->log_file, (unsigned long long)fseq, (unsigned long long)missing,
+		              (unsigned long long)hseq);
 	}
 	if (pthread_create(&a->thr, NULL, shipper, db) != 0) {
 		a->on = false;

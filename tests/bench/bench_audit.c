@@ -50,7 +50,9 @@
  *                                  unaudited) at 1, 4, 16 sessions
  *
  * Usage: bench_audit [--quick] [--seconds S] [--only get|put-sync|put-batch]
+ *                    [--sessions 1|4|16] [--durability sync|batch|async]
  *                    [--no-journald] [--strict]
+ * (--only, --sessions and --durability narrow the run for profiling.)
  * Exit 0 when every cell ran (misses included; with --strict a miss gives
  * 2), 1 on an error.
  */
@@ -110,6 +112,8 @@ static const unsigned ceil_batches[] = { 1, 64, 1024 };
 struct options {
 	double seconds;
 	int only;                          /* -1: every workload */
+	int only_dur;                      /* -1: every durability */
+	unsigned only_sessions;            /* 0: 1, 4 and 16 */
 	bool journald;                     /* false: --no-journald */
 	bool strict;
 };
@@ -750,10 +754,13 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: bench_audit [--quick] [--seconds S] [--only get|put-sync|put-batch]\n"
+	        "                   [--sessions 1|4|16] [--durability sync|batch|async]\n"
 	        "                   [--no-journald] [--strict]\n"
 	        "  --quick          %.1f s per cell (about a minute in all)\n"
 	        "  --seconds S      seconds per cell (default %.1f, about 3-4 minutes in all)\n"
 	        "  --only W         one workload only (for profiling)\n"
+	        "  --sessions N     one session count only (for profiling)\n"
+	        "  --durability D   audited cells with one durability only (for profiling)\n"
 	        "  --no-journald    skip the file+journald cells even if a journald runs\n"
 	        "  --strict         exit 2 if any target is missed\n",
 	        QUICK_SECONDS, DEFAULT_SECONDS);
@@ -761,7 +768,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct options o = { DEFAULT_SECONDS, -1, true, false };
+	struct options o = { DEFAULT_SECONDS, -1, -1, 0, true, false };
 	static struct results r;
 	int ret = 1;
 
@@ -782,6 +789,23 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			o.seconds = v;
+			i++;
+		} else if (has_arg && strcmp(a, "--sessions") == 0) {
+			o.only_sessions = (unsigned)strtoul(argv[i + 1], NULL, 10);
+			if (o.only_sessions != 1 && o.only_sessions != 4 && o.only_sessions != 16) {
+				usage();
+				return 1;
+			}
+			i++;
+		} else if (has_arg && strcmp(a, "--durability") == 0) {
+			o.only_dur = -1;
+			for (int d = 0; d < NDUR; d++)
+				if (strcmp(argv[i + 1], dur_name[d]) == 0)
+					o.only_dur = d;
+			if (o.only_dur < 0) {
+				usage();
+				return 1;
+			}
 			i++;
 		} else if (has_arg && strcmp(a, "--only") == 0) {
 			o.only = -1;
@@ -835,6 +859,8 @@ int main(int argc, char **argv)
 			goto out;
 		for (size_t si = 0; si < NSESS; si++) {
 			unsigned n = nsess_of[si];
+			if (o.only_sessions && o.only_sessions != n)
+				continue;
 			fprintf(stderr, "  %s, %u session%s\n", work_name[w], n, n == 1 ? "" : "s");
 			if (run_cell(&o, (enum workload)w, n, false, D_BATCH, SINK_FILE, 0, &r.base[w][si][0]))
 				goto out;
@@ -842,7 +868,7 @@ int main(int argc, char **argv)
 				if (sk == SINK_JOURNAL && !r.have_journald)
 					continue;
 				for (int d = 0; d < NDUR; d++)
-					if (run_cell(&o, (enum workload)w, n, true, (enum dur)d, (enum sink)sk,
+					if ((o.only_dur < 0 || o.only_dur == d) && run_cell(&o, (enum workload)w, n, true, (enum dur)d, (enum sink)sk,
 					             sk == SINK_JOURNAL ? jd_cap : 0, &r.aud[w][si][sk][d]))
 						goto out;
 			}

@@ -116,3 +116,22 @@ PY
 	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub"
 	expect_status 0
 }
+
+@test "audit: two processes sharing a database never write a record twice" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	"$L" write "$T/db" 0 0 >"$T/keys" 2>"$T/err" 3>&- &
+	BG=$!
+	for i in 1 2 3 4 5 6; do
+		"$HDB_BIN" stats --path "$T/db" >/dev/null 2>>"$T/stats.err" || true
+	done
+	kill -9 "$BG"
+	wait "$BG" || true
+	hdbx verify --path "$T/db"
+	expect_status 0
+	run "$HDB_BIN" audit-verify --input "$LOG" --pubkey "$LOG.pub"
+	! grep -q -e "bad_hash" -e "bad_link" -e "seq_gap" -e "seq_back" <<<"$output" || { echo "$output"; false; }
+	# gapless and unique
+	[ "$(jq -r .seq "$LOG" | awk 'NR != $1 { bad=1 } END { print bad+0 }')" = "0" ]
+	[ "$(jq -r 'select(.application=="heliosdb-nano" and .event_type=="login") | .seq' "$LOG" | wc -l)" -ge 6 ]
+}
