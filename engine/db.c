@@ -704,7 +704,39 @@ static struct hdb_db *db_alloc(const struct hdb_config *cfg, unsigned flags)
 	return db;
 }
 
-int hdb_open(const char *path, const struct hdb_config *cfg, unsigned flags, struct hdb_db **ret_db)
+/* A temporary database: a private directory under /dev/shm (or $TMPDIR),
+ * holding its audit log too unless one is configured; removed at close. */
+static int open_temp(struct hdb_db *db, const struct hdb_config *cfg)
+{
+	struct stat sb;
+	const char *base = stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0
+	                       ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	char tmpl[4096];
+	snprintf(tmpl, sizeof(tmpl), "%s/heliosdb-mem.XXXXXX", base);
+	if (!mkdtemp(tmpl))
+		return db_err(db, HDB_EIO, "cannot create a temporary directory under '%s': %s", base, strerror(errno));
+	db->tmpdir = strdup(tmpl);
+	db->path = strdup(tmpl);
+	if (!db->tmpdir || !db->path)
+		return db_err(db, HDB_ENOMEM, "out of memory");
+	if (!cfg->audit_enabled || cfg->audit_log_file)
+		return open_common(db, cfg, HDB_OPEN_CREATE);
+	struct hdb_config *tc = NULL;
+	char lf[4200];
+	snprintf(lf, sizeof(lf), "%s/audit/audit.log", tmpl);
+	int rc = config_dup(cfg, &tc);
+	if (!rc) {
+		free(tc->audit_log_file);
+		tc->audit_log_file = strdup(lf);
+		rc = tc->audit_log_file ? open_common(db, tc, HDB_OPEN_CREATE) : HDB_ENOMEM;
+	}
+	hdb_config_free(tc);
+	return rc;
+}
+
+/* open_any - hdb_open and hdb_open_in_memory (path NULL and temp). */
+static int open_any(const char *path, bool temp, const struct hdb_config *cfg, unsigned flags,
+                    struct hdb_db **ret_db)
 {
 	struct hdb_config defcfg;
 	bool own_cfg = false;
@@ -718,12 +750,16 @@ int hdb_open(const char *path, const struct hdb_config *cfg, unsigned flags, str
 		own_cfg = true;
 	}
 	int rc;
-	struct hdb_db *db = db_alloc(cfg, flags);
+	struct hdb_db *db = db_alloc(cfg, temp ? HDB_OPEN_CREATE : flags);
 	if (!db) {
 		rc = HDB_ENOMEM;
 		goto out;
 	}
 	*ret_db = db;
+	if (temp) {
+		rc = open_temp(db, cfg);
+		goto out;
+	}
 	if (!path)
 		path = cfg->storage_path;
 	if (!path || !*path) {
@@ -731,71 +767,21 @@ int hdb_open(const char *path, const struct hdb_config *cfg, unsigned flags, str
 		goto out;
 	}
 	db->path = strdup(path);
-	if (!db->path) {
-		rc = db_err(db, HDB_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = open_common(db, cfg, flags);
+	rc = db->path ? open_common(db, cfg, flags) : db_err(db, HDB_ENOMEM, "out of memory");
 out:
 	if (own_cfg)
 		config_clear(&defcfg);
 	return rc;
 }
 
+int hdb_open(const char *path, const struct hdb_config *cfg, unsigned flags, struct hdb_db **ret_db)
+{
+	return open_any(path, false, cfg, flags, ret_db);
+}
+
 int hdb_open_in_memory(const struct hdb_config *cfg, struct hdb_db **ret_db)
 {
-	struct hdb_config defcfg;
-	bool own_cfg = false;
-	if (!ret_db)
-		return HDB_EINVAL;
-	if (!cfg) {
-		memset(&defcfg, 0, sizeof(defcfg));
-		if (config_defaults(&defcfg) != HDB_OK)
-			return HDB_ENOMEM;
-		cfg = &defcfg;
-		own_cfg = true;
-	}
-	int rc;
-	struct hdb_db *db = db_alloc(cfg, HDB_OPEN_CREATE);
-	if (!db) {
-		rc = HDB_ENOMEM;
-		goto out;
-	}
-	*ret_db = db;
-	struct stat sb;
-	const char *base = stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0
-	                       ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	char tmpl[4096];
-	snprintf(tmpl, sizeof(tmpl), "%s/heliosdb-mem.XXXXXX", base);
-	if (!mkdtemp(tmpl)) {
-		rc = db_err(db, HDB_EIO, "cannot create a temporary directory under '%s': %s", base, strerror(errno));
-		goto out;
-	}
-	db->tmpdir = strdup(tmpl);
-	db->path = strdup(tmpl);
-	if (!db->tmpdir || !db->path) {
-		rc = db_err(db, HDB_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (cfg->audit_enabled && !cfg->audit_log_file) {
-		/* a temporary database keeps its audit log with it */
-		struct hdb_config *tc = NULL;
-		char lf[4200];
-		snprintf(lf, sizeof(lf), "%s/audit/audit.log", tmpl);
-		rc = config_dup(cfg, &tc);
-		if (!rc) {
-			free(tc->audit_log_file);
-			tc->audit_log_file = strdup(lf);
-			rc = tc->audit_log_file ? open_common(db, tc, HDB_OPEN_CREATE) : HDB_ENOMEM;
-		}
-		hdb_config_free(tc);
-		goto out;
-	}
-	rc = open_common(db, cfg, HDB_OPEN_CREATE);
-out:
-	if (own_cfg)
-		config_clear(&defcfg);
-	return rc;
+	return open_any(NULL, true, cfg, HDB_OPEN_CREATE, ret_db);
 }
 
 static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)

@@ -123,6 +123,7 @@ struct engine_audit {
 	uint64_t want_seq;                /* highest committed outbox seq known */
 	uint64_t file_seq;                /* last record in the log file */
 	bool log_starts_empty;            /* continuing a chain into an empty log (file_seq is not in it) */
+	uint64_t trimmed_seq;             /* outbox entries up to here are deleted */
 	unsigned char file_hash[32];
 	bool stop;
 	bool failed;
@@ -163,22 +164,16 @@ struct sess_aead {
 	struct crypto_aead *aead;
 };
 
-struct sess_table {                  /* per-session catalog cache */
+/* One cached catalog name (engine/names.c). */
+struct sess_name {
 	char *name;
-	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
+	unsigned char tag;               /* TAG_NAME (tables) or TAG_KSNAME (keyspaces) */
+	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 32];
 	size_t nkeylen;
-	struct buf nraw;                 /* the sealed 'N' value it was read from */
+	struct buf nraw;                 /* the sealed index value it was read from */
 	size_t txnid;                    /* LMDB snapshot it was last checked in */
-	struct hdb_schema *sc;
-};
-
-struct sess_keyspace {
-	char *name;
-	unsigned char nkey[1 + ENGINE_MAX_PLAIN_KEY + 1];
-	size_t nkeylen;
-	struct buf nraw;
-	size_t txnid;
 	uint32_t id;
+	struct hdb_schema *sc;           /* tables: the schema, loaded on first use */
 };
 
 #define SESS_CACHE 16
@@ -212,13 +207,12 @@ struct hdb_session {
 	struct sess_aead *aeads;         /* one AEAD per data key used */
 	size_t naeads;
 	struct crypto_prf *prf;
+	struct crypto_prf *token_prf;    /* audit tokens of KV keys (lazily) */
 
 	struct buf kbuf, vbuf, pbuf;     /* scratch */
 
-	struct sess_table tables[SESS_CACHE];
-	size_t ntables;
-	struct sess_keyspace keyspaces[SESS_CACHE];
-	size_t nkeyspaces;
+	struct sess_name names[SESS_CACHE];
+	size_t nnames;
 };
 
 struct hdb_cursor {
@@ -308,11 +302,16 @@ int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const 
 int meta_dek_get(struct hdb_db *db, MDB_txn *txn, uint32_t id, unsigned char rec[DEK_REC_LEN]);
 void dek_meta_key(uint32_t id, unsigned char out[7]);
 
-/* ---- engine/table.c */
-int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **ret_sc);
+/* ---- engine/names.c */
+int name_key(struct hdb_session *s, unsigned char tag, const char *name, unsigned char *out, size_t *ret_len);
+int name_find(struct hdb_session *s, unsigned char tag, const char *name, struct sess_name **ret);
+int name_create(struct hdb_session *s, unsigned char tag, const char *name, uint32_t id);
 /* Drops the catalog cache: on DDL by this session and on a write abort,
  * since entries checked in a snapshot are trusted for the rest of it. */
 void sess_cache_clear(struct hdb_session *s);
+
+/* ---- engine/table.c */
+int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **ret_sc);
 
 /* ---- engine/kv.c */
 int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id);

@@ -15,8 +15,6 @@
 
 #include "engine_int.h"
 
-static const char KS_DOMAIN[] = "ks";   /* with its NUL: "ks\0" */
-
 static int check_name(struct hdb_session *s, const char *what, const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
@@ -25,96 +23,28 @@ static int check_name(struct hdb_session *s, const char *what, const char *name)
 	return HDB_OK;
 }
 
-static void ks_cache_put(struct hdb_session *s, const char *name, const unsigned char *nkey,
-                         size_t nkeylen, const MDB_val *raw, uint32_t id)
-{
-	struct sess_keyspace *e;
-	if (s->nkeyspaces < SESS_CACHE) {
-		e = &s->keyspaces[s->nkeyspaces++];
-		memset(e, 0, sizeof(*e));
-	} else {
-		e = &s->keyspaces[id % SESS_CACHE];
-		free(e->name);
-		buf_free(&e->nraw);
-	}
-	e->name = strdup(name);
-	if (!e->name || buf_append(&e->nraw, raw->mv_data, raw->mv_size) != HDB_OK) {
-		free(e->name);
-		e->name = NULL;
-		buf_free(&e->nraw);
-		return;
-	}
-	memcpy(e->nkey, nkey, nkeylen);
-	e->nkeylen = nkeylen;
-	e->txnid = mdb_txn_id(s->txn);
-	e->id = id;
-}
-
 int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id)
 {
 	int rc = check_name(s, "keyspace", name);
 	if (rc)
 		return rc;
-	struct hdb_db *db = s->db;
-	MDB_val mk, mv;
-	for (size_t i = 0; i < s->nkeyspaces; i++) {
-		struct sess_keyspace *e = &s->keyspaces[i];
-		if (!e->name || strcmp(e->name, name) != 0)
-			continue;
-		/* checked in this snapshot already; else re-read the index entry
-		 * (one descent, no decryption) and trust the cache if unchanged */
-		size_t txnid = mdb_txn_id(s->txn);
-		mk.mv_size = e->nkeylen;
-		mk.mv_data = e->nkey;
-		if (e->txnid == txnid ||
-		    (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
-		     memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0)) {
-			e->txnid = txnid;
-			*ret_id = e->id;
-			return HDB_OK;
-		}
-		break;
+	struct sess_name *e;
+	rc = name_find(s, TAG_KSNAME, name, &e);
+	if (rc == HDB_OK) {
+		*ret_id = e->id;
+		return HDB_OK;
 	}
-	unsigned char nkey[1 + 64];
-	size_t hlen;
-	size_t nlen = strlen(name);
-	nkey[0] = TAG_KSNAME;
-	rc = sess_hash(s, KS_DOMAIN, sizeof(KS_DOMAIN), name, nlen, nkey + 1, &hlen);
-	if (rc)
+	if (rc != HDB_ENOTFOUND)
 		return rc;
-	mk.mv_size = 1 + hlen;
-	mk.mv_data = nkey;
-	int mrc = mdb_get(s->txn, db->data, &mk, &mv);
-	if (mrc == MDB_SUCCESS) {
-		struct buf b = { 0 };
-		rc = sess_open_value(s, nkey, 1 + hlen, &mv, &b);
-		if (rc == HDB_OK && (b.len != 4 + nlen || memcmp(b.p + 4, name, nlen) != 0))
-			rc = sess_err(s, HDB_ECORRUPT, "keyspace index entry does not match its name");
-		if (rc == HDB_OK) {
-			*ret_id = get_u32be(b.p);
-			ks_cache_put(s, name, nkey, 1 + hlen, &mv, *ret_id);
-		}
-		buf_free(&b);
-		return rc;
-	}
-	if (mrc != MDB_NOTFOUND)
-		return sess_err(s, mdb_to_hdb(mrc), "cannot read keyspace index: %s", mdb_strerror(mrc));
 	if (!create)
 		return sess_err(s, HDB_ENOTFOUND, "no keyspace '%s'", name);
-	sess_cache_clear(s);
 	uint64_t id;
 	rc = sess_next_counter(s, STATE_NEXT_ID, 0, &id);
 	if (rc)
 		return rc;
 	if (id > UINT32_MAX)
 		return sess_err(s, HDB_EFULL, "object ids exhausted");
-	struct buf b = { 0 };
-	rc = buf_put_u32be(&b, (uint32_t)id);
-	if (!rc)
-		rc = buf_append(&b, name, nlen);
-	if (!rc)
-		rc = sess_put_sealed(s, nkey, 1 + hlen, b.p, b.len, MDB_NOOVERWRITE);
-	buf_free(&b);
+	rc = name_create(s, TAG_KSNAME, name, (uint32_t)id);
 	if (rc)
 		return rc;
 	*ret_id = (uint32_t)id;

@@ -116,6 +116,7 @@ void hdb_session_close(struct hdb_session *s)
 		crypto_aead_free(s->aeads[i].aead);
 	free(s->aeads);
 	crypto_prf_free(s->prf);
+	crypto_prf_free(s->token_prf);
 	sess_cache_clear(s);
 	buf_free_wipe(&s->kbuf);
 	buf_free_wipe(&s->vbuf);

@@ -22,66 +22,12 @@
 
 #include "engine_int.h"
 
-static const char TBL_DOMAIN[] = "tbl"; /* with its NUL */
-
-void sess_cache_clear(struct hdb_session *s)
-{
-	for (size_t i = 0; i < s->ntables; i++) {
-		free(s->tables[i].name);
-		buf_free(&s->tables[i].nraw);
-		hdb_schema_free(s->tables[i].sc);
-	}
-	s->ntables = 0;
-	for (size_t i = 0; i < s->nkeyspaces; i++) {
-		free(s->keyspaces[i].name);
-		buf_free(&s->keyspaces[i].nraw);
-	}
-	s->nkeyspaces = 0;
-}
-
 static int check_table_name(struct hdb_session *s, const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n > HDB_MAX_NAME_LEN)
 		return sess_err(s, HDB_EINVAL, "table name must be 1 to %d bytes", HDB_MAX_NAME_LEN);
 	return HDB_OK;
-}
-
-static int name_key(struct hdb_session *s, const char *name, unsigned char *out, size_t *ret_len)
-{
-	size_t hl;
-	out[0] = TAG_NAME;
-	int rc = sess_hash(s, TBL_DOMAIN, sizeof(TBL_DOMAIN), name, strlen(name), out + 1, &hl);
-	*ret_len = 1 + hl;
-	return rc;
-}
-
-static void cache_put(struct hdb_session *s, const char *name, const unsigned char *nkey, size_t nkeylen,
-                      const MDB_val *raw, struct hdb_schema *sc)
-{
-	struct sess_table *e;
-	if (s->ntables < SESS_CACHE) {
-		e = &s->tables[s->ntables++];
-		memset(e, 0, sizeof(*e));
-	} else {
-		e = &s->tables[sc->table_id % SESS_CACHE];
-		free(e->name);
-		buf_free(&e->nraw);
-		hdb_schema_free(e->sc);
-		memset(e, 0, sizeof(*e));
-	}
-	e->name = strdup(name);
-	if (!e->name || buf_append(&e->nraw, raw->mv_data, raw->mv_size) != HDB_OK) {
-		free(e->name);
-		buf_free(&e->nraw);
-		hdb_schema_free(sc);
-		memset(e, 0, sizeof(*e));
-		return;
-	}
-	memcpy(e->nkey, nkey, nkeylen);
-	e->nkeylen = nkeylen;
-	e->txnid = mdb_txn_id(s->txn);
-	e->sc = sc;
 }
 
 /* table_lookup - the schema of `name` (owned by the session cache: valid
@@ -91,51 +37,19 @@ int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **re
 	int rc = check_table_name(s, name);
 	if (rc)
 		return rc;
-	struct hdb_db *db = s->db;
-	MDB_val mk, mv;
-	for (size_t i = 0; i < s->ntables; i++) {
-		struct sess_table *e = &s->tables[i];
-		if (!e->name || strcmp(e->name, name) != 0)
-			continue;
-		/* checked in this snapshot already; else re-read the index entry
-		 * (one descent, no decryption) and trust the cache if unchanged */
-		size_t txnid = mdb_txn_id(s->txn);
-		mk.mv_size = e->nkeylen;
-		mk.mv_data = e->nkey;
-		if (e->txnid == txnid ||
-		    (mdb_get(s->txn, db->data, &mk, &mv) == MDB_SUCCESS && mv.mv_size == e->nraw.len &&
-		     memcmp(mv.mv_data, e->nraw.p, mv.mv_size) == 0)) {
-			e->txnid = txnid;
-			*ret_sc = e->sc;
-			return HDB_OK;
-		}
-		break;
-	}
-	unsigned char nkey[1 + 64];
-	size_t nkl;
-	rc = name_key(s, name, nkey, &nkl);
+	struct sess_name *e;
+	rc = name_find(s, TAG_NAME, name, &e);
+	if (rc == HDB_ENOTFOUND)
+		return sess_err(s, HDB_ENOTFOUND, "table '%s' does not exist", name);
 	if (rc)
 		return rc;
-	mk.mv_size = nkl;
-	mk.mv_data = nkey;
-	int mrc = mdb_get(s->txn, db->data, &mk, &mv);
-	if (mrc == MDB_NOTFOUND)
-		return sess_err(s, HDB_ENOTFOUND, "table '%s' does not exist", name);
-	if (mrc)
-		return sess_err(s, mdb_to_hdb(mrc), "cannot read catalog: %s", mdb_strerror(mrc));
-	MDB_val nraw = mv;
-	struct buf b = { 0 };
-	size_t nlen = strlen(name);
-	rc = sess_open_value(s, nkey, nkl, &mv, &b);
-	if (rc)
-		goto out;
-	if (b.len != 4 + nlen || memcmp(b.p + 4, name, nlen) != 0) {
-		rc = sess_err(s, HDB_ECORRUPT, "catalog index entry for table '%s' does not match", name);
-		goto out;
+	if (e->sc) {
+		*ret_sc = e->sc;
+		return HDB_OK;
 	}
-	uint32_t id = get_u32be(b.p);
+	struct buf b = { 0 };
 	unsigned char ck[5] = { TAG_CATALOG };
-	put_u32be(ck + 1, id);
+	put_u32be(ck + 1, e->id);
 	rc = sess_get(s, ck, sizeof(ck), &b);
 	if (rc == HDB_ENOTFOUND)
 		rc = sess_err(s, HDB_ECORRUPT, "catalog entry of table '%s' is missing", name);
@@ -147,19 +61,13 @@ int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **re
 		rc = sess_err(s, HDB_ECORRUPT, "catalog entry of table '%s' is malformed", name);
 		goto out;
 	}
-	if (sc->table_id != id || strcmp(sc->table, name) != 0) {
+	if (sc->table_id != e->id || strcmp(sc->table, name) != 0) {
 		hdb_schema_free(sc);
 		rc = sess_err(s, HDB_ECORRUPT, "catalog entry of table '%s' does not match its index", name);
 		goto out;
 	}
-	cache_put(s, name, nkey, nkl, &nraw, sc);
-	/* cache_put may have failed and freed sc: look it up again */
-	*ret_sc = NULL;
-	for (size_t i = 0; i < s->ntables; i++)
-		if (s->tables[i].sc == sc)
-			*ret_sc = sc;
-	if (!*ret_sc)
-		rc = sess_err(s, HDB_ENOMEM, "out of memory");
+	e->sc = sc;
+	*ret_sc = sc;
 out:
 	buf_free(&b);
 	return rc;
@@ -186,16 +94,14 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 		goto out;
 	}
 	sess_cache_clear(s);
-	unsigned char nkey[1 + 64];
-	size_t nkl;
-	rc = name_key(s, name, nkey, &nkl);
-	if (rc)
-		goto out_end;
-	MDB_val mk = { nkl, nkey }, mv;
-	if (mdb_get(s->txn, s->db->data, &mk, &mv) == MDB_SUCCESS) {
+	struct sess_name *e;
+	rc = name_find(s, TAG_NAME, name, &e);
+	if (rc == HDB_OK) {
 		rc = sess_err(s, HDB_EEXIST, "table '%s' already exists", name);
 		goto out_end;
 	}
+	if (rc != HDB_ENOTFOUND)
+		goto out_end;
 	uint64_t id;
 	rc = sess_next_counter(s, STATE_NEXT_ID, 0, &id);
 	if (rc)
@@ -213,12 +119,7 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 	rc = sess_put_sealed(s, ck, sizeof(ck), b.p, b.len, MDB_NOOVERWRITE);
 	if (rc)
 		goto out_end;
-	buf_reset(&b);
-	rc = buf_put_u32be(&b, sc->table_id);
-	if (!rc)
-		rc = buf_append(&b, name, strlen(name));
-	if (!rc)
-		rc = sess_put_sealed(s, nkey, nkl, b.p, b.len, MDB_NOOVERWRITE);
+	rc = name_create(s, TAG_NAME, name, sc->table_id);
 out_end:
 	rc = op_end(s, &op, rc);
 out:
@@ -268,9 +169,9 @@ int hdb_table_drop(struct hdb_session *s, const char *name)
 		goto out;
 	uint32_t id = sc->table_id;
 	sess_cache_clear(s); /* sc is freed here: id is all we need */
-	unsigned char nkey[1 + 64], k[6];
+	unsigned char nkey[sizeof(((struct sess_name *)0)->nkey)], k[6];
 	size_t nkl;
-	rc = name_key(s, name, nkey, &nkl);
+	rc = name_key(s, TAG_NAME, name, nkey, &nkl);
 	if (rc)
 		goto out;
 	MDB_val mk = { nkl, nkey };

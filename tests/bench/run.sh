@@ -2,12 +2,14 @@
 # run.sh - the benchmarks of `make bench`, one after the other.  Extra
 # arguments for the engine benchmark come from BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS=--quick   or   BENCH_ARGS="--rows 20000"
+# The audit pipeline benchmark takes only --quick and --strict from them
+# (its journald cells run when a journald is up: tests/journald.sh start).
 # Exits non-zero when a benchmark fails to run (a missed target is reported,
 # not fatal, unless BENCH_ARGS has --strict).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 status=0
-for bin in build/bench/bench_engine build/bench/bench_audit_verify; do
+for bin in build/bench/bench_engine build/bench/bench_audit_verify build/bench/bench_audit; do
 	if [ ! -x "$bin" ]; then
 		echo "run.sh: $bin is not built (run: make bench)" >&2
 		exit 1
@@ -19,4 +21,11 @@ build/bench/bench_engine ${BENCH_ARGS:-} || status=1
 echo
 echo "== audit-verify over 1M records"
 build/bench/bench_audit_verify || status=1
+echo
+echo "== audit pipeline: audited vs unaudited, sinks, durability, sessions"
+audit_args=()
+for a in ${BENCH_ARGS:-}; do
+	case "$a" in --quick | --strict) audit_args+=("$a") ;; esac
+done
+build/bench/bench_audit "${audit_args[@]}" || status=1
 exit $status

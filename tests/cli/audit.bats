@@ -135,3 +135,22 @@ PY
 	[ "$(jq -r .seq "$LOG" | awk 'NR != $1 { bad=1 } END { print bad+0 }')" = "0" ]
 	[ "$(jq -r 'select(.application=="heliosdb-nano" and .event_type=="login") | .seq' "$LOG" | wc -l)" -ge 6 ]
 }
+
+@test "audit: journald required: refused while journald is down, recovered when it is back, nothing missing" {
+	"$HDB_ROOT/tests/journald.sh" status 2>/dev/null | grep -q "started by tests" || skip "the running journald was not started by the tests"
+	printf '[storage]\npath = "%s"\n[audit]\njournald = "required"\n' "$T/db" >"$T/j.toml"
+	hdbx init --config "$T/j.toml"
+	expect_status 0
+	run "$(quickstart_bin)" --config "$T/j.toml"
+	[ "$status" -eq 0 ]
+	"$HDB_ROOT/tests/journald.sh" stop
+	hdbx stats --config "$T/j.toml"
+	"$HDB_ROOT/tests/journald.sh" start
+	[ "$status" -eq 1 ] || { show; false; }
+	expect_err_contains "journald"
+	hdbx stats --config "$T/j.toml"
+	expect_status 0
+	journalctl --sync 2>/dev/null || true
+	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub" --journal
+	expect_status 0
+}
