@@ -82,7 +82,8 @@ start() {
 	logf=$(mktemp "${TMPDIR:-/tmp}/heliosdb-journald.XXXXXX") || die "cannot create a log file"
 	# setsid: our own session, so ^C in the test run or the runner's process
 	# group kill does not take it down mid-test; stop kills it by PID.
-	setsid "$JOURNALD" </dev/null >"$logf" 2>&1 &
+	# no inherited descriptors beyond 0-2: a bats run waits for its fd 3 to close
+	setsid "$JOURNALD" </dev/null >"$logf" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	pid=$!
 	echo "$pid" >"$PIDFILE" || { kill "$pid"; die "cannot write $PIDFILE"; }
 	for ((i = 0; i < TIMEOUT_S * 10; i++)); do

@@ -145,7 +145,7 @@ PY
 	[ "$status" -eq 0 ]
 	"$HDB_ROOT/tests/journald.sh" stop
 	hdbx stats --config "$T/j.toml"
-	"$HDB_ROOT/tests/journald.sh" start
+	"$HDB_ROOT/tests/journald.sh" start 3>&-
 	[ "$status" -eq 1 ] || { show; false; }
 	expect_err_contains "journald"
 	hdbx stats --config "$T/j.toml"
