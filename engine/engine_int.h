@@ -254,6 +254,7 @@ void trail_kv_object(struct hdb_session *s, const char *keyspace, const void *ke
                      size_t outlen);
 
 /* ---- engine/session.c */
+int sess_open_internal(struct hdb_db *db, struct hdb_session **ret_s);
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int db_err(struct hdb_db *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int mdb_to_hdb(int mrc);

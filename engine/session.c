@@ -42,7 +42,24 @@ static char *dup_or(const char *p, const char *dflt)
 	return strdup(p && *p ? p : dflt);
 }
 
+static int session_open(struct hdb_db *db, const struct hdb_principal *who, bool internal,
+                        struct hdb_session **ret_s);
+
 int hdb_session_open(struct hdb_db *db, const struct hdb_principal *who, struct hdb_session **ret_s)
+{
+	return session_open(db, who, false, ret_s);
+}
+
+/* sess_open_internal - the audit shipper's own session: its operations are
+ * the pipeline's, so they are not recorded again. */
+int sess_open_internal(struct hdb_db *db, struct hdb_session **ret_s)
+{
+	struct hdb_principal who = { "heliosdb", "local", "heliosdb-audit" };
+	return session_open(db, &who, true, ret_s);
+}
+
+static int session_open(struct hdb_db *db, const struct hdb_principal *who, bool internal,
+                        struct hdb_session **ret_s)
 {
 	if (!db || !ret_s || !db->env)
 		return HDB_EINVAL;
@@ -69,8 +86,7 @@ int hdb_session_open(struct hdb_db *db, const struct hdb_principal *who, struct 
 		goto out_free;
 	}
 	hex_encode(sid, sizeof(sid), s->session_id);
-	s->internal = db->audit.sess == NULL && !db->audit.thr_started && who->application &&
-	              strcmp(who->application, "heliosdb-audit") == 0;
+	s->internal = internal;
 	*ret_s = s;
 	if (!s->internal) {
 		struct audit_event ev = { .type = AUDIT_EV_LOGIN, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };

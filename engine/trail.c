@@ -1018,9 +1018,8 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->progress, NULL);
 	a->sync_init = true;
-	struct hdb_principal who = { "heliosdb", "local", "heliosdb-audit" };
 	a->on = true;
-	rc = hdb_session_open(db, &who, &a->sess);
+	rc = sess_open_internal(db, &a->sess);
 	if (rc) {
 		a->on = false;
 		return rc;
