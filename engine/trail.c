@@ -165,8 +165,10 @@ static int outbox_put(struct hdb_session *s, const struct audit_event *ev)
 	if (rc)
 		goto out;
 	s->ahead_dirty = true;
-	if (a->sign && a->checkpoint_every && s->ahead.seq % a->checkpoint_every == 0 &&
-	    ev->type != AUDIT_EV_CHECKPOINT) {
+	/* a signed checkpoint every checkpoint_every records, and right after
+	 * the record of a rotation (the new segment opens signed) */
+	if (a->sign && ev->type != AUDIT_EV_CHECKPOINT &&
+	    ((a->checkpoint_every && s->ahead.seq % a->checkpoint_every == 0) || ev->type == AUDIT_EV_AUDIT_ROTATE)) {
 		int64_t t = now_us();
 		rc = audit_checkpoint_detail(a->sign, db->id_hex, &s->ahead, t, &detail);
 		if (rc)
@@ -590,6 +592,23 @@ static int ship(struct engine_audit *a, bool *ret_more)
 	a->file_seq = last;
 	memcpy(a->file_hash, last_hash, 32);
 	pthread_mutex_unlock(&a->mu);
+	if (rotated[0]) {
+		/* the rotation is evidence too: its record, then a checkpoint */
+		struct buf d = { 0 };
+		const char *base = strrchr(rotated, '/');
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "segment", base ? base + 1 : rotated);
+		if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK) {
+			struct audit_event ev = { .type = AUDIT_EV_AUDIT_ROTATE, .outcome = AUDIT_SUCCESS,
+				                  .user = "heliosdb", .source_ip = "local",
+				                  .application = "heliosdb-audit", .rows_affected = -1,
+				                  .encryption_enabled = s->db->encrypted, .detail_json = (const char *)d.p };
+			struct qev *q = qev_new(&ev);
+			if (q)
+				(void)enqueue(a, q, NULL);
+		}
+		buf_free(&d);
+	}
 	if (a->journald != JD_OFF) {
 		const char *p = (const char *)lines.p, *end = p + lines.len;
 		while (p < end) {

@@ -115,6 +115,11 @@ PY
 	done
 	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub"
 	expect_status 0
+	# each rotation is recorded, and a signed checkpoint follows it
+	n=$(ls "$T"/db.audit/audit.log.2* | wc -l)
+	[ "$(cat "$T"/db.audit/audit.log.2* "$LOG" | jq -r 'select(.event_type=="audit_rotate") | .seq' | wc -l)" -eq "$n" ]
+	cat "$T"/db.audit/audit.log.2* "$LOG" | jq -r '.event_type' |
+		awk 'prev == "audit_rotate" && $1 != "checkpoint" { bad = 1 } { prev = $1 } END { exit bad }'
 }
 
 @test "audit: two processes sharing a database never write a record twice" {
