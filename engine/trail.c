@@ -59,6 +59,7 @@ enum { JD_OFF, JD_BEST, JD_REQUIRED };
 
 #define OUTBOX_TAG 'A'
 #define SHIP_MAX_BYTES ((size_t)4 << 20)
+#define AUDIT_QUEUE_MAX 65536   /* queued records before readers wait for the shipper */
 
 /* A queued event: the event with its strings copied into one block. */
 struct qev {
@@ -304,6 +305,22 @@ int trail_record(struct hdb_session *s, struct audit_event *ev)
 	struct qev *q = qev_new(ev);
 	if (!q)
 		return sess_err(s, HDB_ENOMEM, "out of memory for the audit record");
+	/* backpressure: a read load faster than the shipper would grow the
+	 * queue without bound; callers that hold no write txn (the shipper
+	 * needs the writer lock to drain) wait until it is half empty */
+	if (!(s->txn && s->write)) {
+		pthread_mutex_lock(&a->mu);
+		while (a->nq >= AUDIT_QUEUE_MAX && !a->stop && !a->failed && a->thr_started) {
+			pthread_cond_signal(&a->wake);
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&a->progress, &a->mu, &ts);
+			if (a->nq < AUDIT_QUEUE_MAX / 2)
+				break;
+		}
+		pthread_mutex_unlock(&a->mu);
+	}
 	uint64_t ticket;
 	int rc = enqueue(a, q, &ticket);
 	if (rc)
