@@ -36,6 +36,7 @@
 #define HDB_ENGINE_INT_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -239,6 +240,12 @@ struct op {
 	int64_t rows;
 };
 #define OP_INIT(t, tbl) { .type = (t), .table = (tbl), .rows = -1 }
+
+/* op_object - the record's object: "<kind>:<name>" ("table:patients"). */
+static inline void op_object(struct op *op, const char *kind, const char *name)
+{
+	snprintf(op->object, sizeof(op->object), "%s:%.63s", kind, name ? name : "?");
+}
 
 /* ---- engine/trail.c */
 int trail_open(struct hdb_db *db, const struct hdb_config *cfg);

@@ -128,7 +128,7 @@ int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct
 	struct op op = OP_INIT(AUDIT_EV_WRITE, NULL);
 	if (!s || (!ops && n))
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "keyspace:%.63s", keyspace ? keyspace : "?");
+	op_object(&op, "keyspace", keyspace);
 	op.rows = (int64_t)n;
 	for (size_t i = 0; i < n; i++) {
 		int rc = check_key(s, ops[i].key, ops[i].klen);
@@ -241,7 +241,7 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
 	if (!s || !fn)
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "keyspace:%.63s", keyspace ? keyspace : "?");
+	op_object(&op, "keyspace", keyspace);
 	op.rows = 0;
 	int rc = op_begin(s, false, &op);
 	if (rc)

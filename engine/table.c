@@ -84,7 +84,7 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 	int rc = check_table_name(s, name);
 	if (rc)
 		return op_fail(s, &op, rc);
-	snprintf(op.object, sizeof(op.object), "create table:%.63s", name);
+	op_object(&op, "create table", name);
 	rc = schema_new(name, 0, cols, ncols, &sc, err, sizeof(err));
 	if (rc)
 		return op_fail(s, &op, sess_err(s, rc, "table '%s': %s", name, err));
@@ -159,7 +159,7 @@ int hdb_table_drop(struct hdb_session *s, const char *name)
 	struct op op = OP_INIT(AUDIT_EV_DDL, name);
 	if (!s)
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "drop table:%.63s", name ? name : "?");
+	op_object(&op, "drop table", name);
 	int rc = op_begin(s, true, &op);
 	if (rc)
 		return op_fail(s, &op, rc);
@@ -349,7 +349,7 @@ int hdb_insert_batch(struct hdb_session *s, const char *table, const struct hdb_
 	struct op op = OP_INIT(AUDIT_EV_WRITE, table);
 	if (!s || (!vals && nrows))
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op_object(&op, "table", table);
 	op.rows = (int64_t)nrows;
 	int rc = op_begin(s, true, &op);
 	if (rc)
@@ -412,7 +412,7 @@ int hdb_get(struct hdb_session *s, const char *table, const struct hdb_value *pk
 	struct op op = OP_INIT(AUDIT_EV_READ, table);
 	if (!s || !ret_row)
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op_object(&op, "table", table);
 	op.rows = 0;
 	int rc = op_begin(s, false, &op);
 	if (rc)
@@ -445,7 +445,7 @@ int hdb_delete(struct hdb_session *s, const char *table, const struct hdb_value 
 	struct op op = OP_INIT(AUDIT_EV_DELETE, table);
 	if (!s)
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op_object(&op, "table", table);
 	op.rows = 0;
 	int rc = op_begin(s, true, &op);
 	if (rc)
@@ -476,7 +476,7 @@ int hdb_update(struct hdb_session *s, const char *table, const struct hdb_value 
 	char err[512] = "";
 	if (!s)
 		return HDB_EINVAL;
-	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op_object(&op, "table", table);
 	op.rows = 0;
 	int rc = op_begin(s, true, &op);
 	if (rc)
@@ -534,7 +534,7 @@ int hdb_cursor_open(struct hdb_session *s, const char *table, struct hdb_cursor 
 	if (!s || !ret_c)
 		return HDB_EINVAL;
 	struct op op = OP_INIT(AUDIT_EV_READ, table);
-	snprintf(op.object, sizeof(op.object), "table:%.63s", table ? table : "?");
+	op_object(&op, "table", table);
 	op.rows = 0;
 	s->errmsg[0] = '\0';
 	int rc = trail_check(s);
