@@ -214,9 +214,20 @@ bool audit_file_rotate_due(struct audit_file *f, size_t n);
 int audit_file_append_after(struct audit_file *f, const char *lines, size_t n, const struct audit_head *expect,
                             struct audit_head *ret_last, char *ret_rotated, size_t rotlen, char *err,
                             size_t errlen);
+/* audit_file_defer_sync - with on, appends write without fdatasync and
+ * the caller makes them durable with audit_file_sync (the engine does so
+ * before deleting the outbox copies of what it appended); a rotation
+ * and audit_file_close still sync first.  Off by default. */
+void audit_file_defer_sync(struct audit_file *f, bool on);
+/* audit_file_sync - fdatasync of what appends wrote since the last sync. */
+int audit_file_sync(struct audit_file *f, char *err, size_t errlen);
 /* audit_segments - the segment files of log_file in order (rotated ones
  * by name, then the active one); free with hdb_free_names(). */
 int audit_segments(const char *log_file, char ***ret, size_t *ret_n, char *err, size_t errlen);
+/* audit_dir_logs - the logs in directory dir ("DIR/NAME.log" for every
+ * *.log and every base of rotated segments), sorted, each once; free with
+ * hdb_free_names().  HDB_EIO (unreadable directory) or HDB_ENOMEM. */
+int audit_dir_logs(const char *dir, char ***ret, size_t *ret_n, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ journald sink */
 

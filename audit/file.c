@@ -71,6 +71,8 @@ struct audit_file {
 	uint64_t seg_first_seq;    /* 0: not known */
 	dev_t facts_dev;
 	ino_t facts_ino;
+	bool deferred_sync;        /* appends leave fdatasync to audit_file_sync */
+	bool dirty;                /* written since the last fdatasync */
 };
 
 /* free_names - hdb_free_names() without depending on engine/ */
@@ -202,6 +204,11 @@ static int lock_active(struct audit_file *f, char *err, size_t errlen)
 			return HDB_OK;
 		/* rotated (or removed) while we were not holding the lock */
 		flock(f->fd, LOCK_UN);
+		if (f->dirty && fdatasync(f->fd) != 0) {
+			errf(err, errlen, "cannot sync audit log '%s': %s", f->path, strerror(errno));
+			return HDB_EIO;
+		}
+		f->dirty = false;
 		close(f->fd);
 		f->fd = -1;
 	}
@@ -267,8 +274,11 @@ void audit_file_close(struct audit_file *f)
 {
 	if (!f)
 		return;
-	if (f->fd >= 0)
+	if (f->fd >= 0) {
+		if (f->dirty)
+			(void)fdatasync(f->fd);
 		close(f->fd);
+	}
 	if (f->dirfd >= 0)
 		close(f->dirfd);
 	free(f->path);
@@ -538,6 +548,14 @@ static int rotate_locked(struct audit_file *f, char *ret_rotated, size_t rotlen,
 	}
 	const char *seg = (const char *)name.p;
 	int rc = HDB_OK;
+	/* a rotated segment is final: its bytes are on disk before it is
+	 * renamed (whoever appended them: another process may defer too) */
+	if (fdatasync(f->fd) != 0) {
+		errf(err, errlen, "cannot sync audit log '%s': %s", f->path, strerror(errno));
+		buf_free(&name);
+		return HDB_EIO;
+	}
+	f->dirty = false;
 	if (renameat2(AT_FDCWD, f->path, AT_FDCWD, seg, RENAME_NOREPLACE) != 0) {
 		int e = errno;
 		if (e == EINVAL || e == ENOSYS) {
@@ -642,7 +660,9 @@ static int append_locked(struct audit_file *f, const char *lines, size_t n, char
 		}
 		done += (size_t)w;
 	}
-	if (fdatasync(f->fd) != 0) {
+	if (f->deferred_sync) {
+		f->dirty = true;
+	} else if (fdatasync(f->fd) != 0) {
 		rc = write_error(f, errno, old_size, "sync", err, errlen);
 		goto out;
 	}
@@ -710,6 +730,31 @@ int audit_file_append_after(struct audit_file *f, const char *lines, size_t n, c
 	}
 	if (rc == HDB_OK && n)
 		rc = append_locked(f, lines, n, ret_rotated, rotlen, err, errlen);
+	unlock_active(f);
+	return rc;
+}
+
+void audit_file_defer_sync(struct audit_file *f, bool on)
+{
+	if (f)
+		f->deferred_sync = on;
+}
+
+int audit_file_sync(struct audit_file *f, char *err, size_t errlen)
+{
+	if (!f)
+		return HDB_EINVAL;
+	if (!f->dirty)
+		return HDB_OK;
+	int rc = lock_active(f, err, errlen);
+	if (rc)
+		return rc;
+	if (f->dirty && fdatasync(f->fd) != 0) {
+		errf(err, errlen, "cannot sync audit log '%s': %s", f->path, strerror(errno));
+		rc = HDB_EIO;
+	} else {
+		f->dirty = false;
+	}
 	unlock_active(f);
 	return rc;
 }
@@ -853,5 +898,61 @@ out:
 	}
 	*ret = names;
 	*ret_n = n;
+	return HDB_OK;
+}
+
+/* audit_dir_logs - the logs held in dir, as base paths "DIR/NAME.log":
+ * each name ending in ".log", and the base of every rotated segment
+ * ("NAME.log.<stamp>.<seq>") even when the active file is gone; sorted,
+ * each once.  Free with hdb_free_names(). */
+int audit_dir_logs(const char *dir, char ***ret, size_t *ret_n, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		errf(err, errlen, "cannot open directory '%s': %s", dir, strerror(errno));
+		return HDB_EIO;
+	}
+	char **v = NULL;
+	size_t n = 0;
+	int rc = HDB_OK;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), base;
+		const char *dot = strstr(de->d_name, ".log");
+		if (l > 4 && strcmp(de->d_name + l - 4, ".log") == 0)
+			base = l;
+		else if (dot && dot != de->d_name && is_segment_suffix(dot + 4))
+			base = (size_t)(dot - de->d_name) + 4;
+		else
+			continue;
+		size_t plen = strlen(dir) + base + 2;
+		char *p = malloc(plen);
+		char **nv = p ? realloc(v, (n + 1) * sizeof(*v)) : NULL;
+		if (!nv) {
+			free(p);
+			errf(err, errlen, "out of memory");
+			rc = HDB_ENOMEM;
+			break;
+		}
+		v = nv;
+		snprintf(p, plen, "%s/%.*s", dir, (int)base, de->d_name);
+		v[n++] = p;
+	}
+	closedir(d);
+	if (rc) {
+		free_names(v, n);
+		return rc;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_str);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(v[k - 1], v[i]) == 0)
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	*ret = v;
+	*ret_n = k;
 	return HDB_OK;
 }

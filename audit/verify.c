@@ -861,8 +861,8 @@ int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDI
 		       "last_seq %" PRIu64 " with this record's prev_hash): the segments before '%s' are missing",
 		       s->start_at.seq, s->start_at.seq - 1, files[s->start_at.file]);
 	if (s->have_unsigned) {
+		/* FILE:LINE: seq N names the first unsigned record itself */
 		struct where w = s->unsigned_at;
-		w.seq = ret->last_signed_seq;
 		report(s, AUDIT_TRUNCATED, &w,
 		       "records after seq %" PRIu64 " are not covered by a signature: the tail may have been "
 		       "truncated or the process crashed (%" PRIu64 " unsigned record%s, seq %" PRIu64 "..%" PRIu64 ")",
@@ -870,7 +870,6 @@ int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDI
 		       s->unsigned_at.seq, s->seq);
 	} else if (s->have_head && !s->last_cp_after_stop) {
 		struct where w = s->last_at;
-		w.seq = ret->last_signed_seq;
 		report(s, AUDIT_TRUNCATED, &w,
 		       "the log ends at a periodic checkpoint (signing seq %" PRIu64 "), not at a clean stop "
 		       "(audit_stop, then a checkpoint): records after it may have been truncated, or the process "

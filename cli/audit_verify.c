@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "access.h"
 #include "audit_verify.h"
 
 enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_USAGE = 2, EXIT_PUBKEY = 3 };
@@ -50,22 +51,16 @@ static void verr(const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: heliosdb-nano audit-verify --input FILE|DIR --pubkey FILE [--journal]\n"
+	           "       heliosdb-nano audit-verify --config FILE [--journal]\n"
 	           "  Checks the audit log's hash chain, sequence numbers, segments and signed\n"
 	           "  checkpoints, and reports the first bad FILE:LINE of each kind of tampering.\n"
 	           "  --input FILE   the log file and its rotated segments\n"
 	           "  --input DIR    every *.log in DIR (each with its rotated segments)\n"
 	           "  --pubkey FILE  the audit public key exported at init\n"
 	           "  --journal      also check that journald holds every record\n"
+	           "  --config FILE  the database's own log and key; the reading is recorded in it\n"
+	           "                 first as an audit_access event (PCI DSS 10.2.1.3)\n"
 	           "exit codes: 0 verified, 1 findings, 2 usage error, 3 bad public key file\n");
-}
-
-static void free_names(char **names, size_t n)
-{
-	if (!names)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 static void print_finding(void *arg, const struct audit_finding *f)
@@ -277,7 +272,7 @@ static int verify_log(const char *log_file, const unsigned char pub[AUDIT_SIGN_P
 	}
 	if (n == 0) {
 		verr("no audit log at '%s' (neither the file nor rotated segments of it)", log_file);
-		free_names(segs, n);
+		hdb_free_names(segs, n);
 		return EXIT_FINDINGS;
 	}
 	printf("audit log: %s (%zu segment%s)\n", log_file, n, n == 1 ? "" : "s");
@@ -285,7 +280,7 @@ static int verify_log(const char *log_file, const unsigned char pub[AUDIT_SIGN_P
 	rc = audit_verify(segs, n, pub, print_finding, NULL, &res, err, sizeof(err));
 	if (rc != HDB_OK && rc != HDB_ECORRUPT) {
 		verr("%s", err);
-		free_names(segs, n);
+		hdb_free_names(segs, n);
 		return EXIT_FINDINGS;
 	}
 	uint64_t findings = res.findings;
@@ -294,7 +289,7 @@ static int verify_log(const char *log_file, const unsigned char pub[AUDIT_SIGN_P
 	if (journal) {
 		long jf = check_journal(segs, n);
 		if (jf < 0) {
-			free_names(segs, n);
+			hdb_free_names(segs, n);
 			return EXIT_FINDINGS;
 		}
 		findings += (uint64_t)jf;
@@ -308,97 +303,41 @@ static int verify_log(const char *log_file, const unsigned char pub[AUDIT_SIGN_P
 	else
 		printf("  verdict:     TAMPERED/INCOMPLETE (%" PRIu64 " finding%s)\n", findings,
 		       findings == 1 ? "" : "s");
-	free_names(segs, n);
+	hdb_free_names(segs, n);
 	return findings ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 /* ------------------------------------------------------------ DIR */
 
-static bool seg_suffix(const char *s)
-{
-	static const char pat[] = ".ddddddddTddddddZ.dddddddddddddddddddd";
-	if (strlen(s) != sizeof(pat) - 1)
-		return false;
-	for (size_t i = 0; pat[i]; i++)
-		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
-			return false;
-	return true;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* dir_logs - the base names of the logs in dir (see the file comment). */
 static int dir_logs(const char *dir, char ***ret, size_t *ret_n)
 {
-	DIR *d = opendir(dir);
-	if (!d) {
-		verr("cannot open directory '%s': %s", dir, strerror(errno));
+	char err[512] = "";
+	if (audit_dir_logs(dir, ret, ret_n, err, sizeof(err)) != HDB_OK) {
+		verr("%s", err);
 		return EXIT_FINDINGS;
 	}
-	char **v = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	int rc = EXIT_CLEAN;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name), base;
-		const char *dot = strstr(de->d_name, ".log");
-		if (l > 4 && strcmp(de->d_name + l - 4, ".log") == 0)
-			base = l;
-		else if (dot && dot != de->d_name && seg_suffix(dot + 4))
-			base = (size_t)(dot - de->d_name) + 4;
-		else
-			continue;
-		size_t plen = strlen(dir) + base + 2;
-		char *p = malloc(plen);
-		char **nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!p || !nv) {
-			free(p);
-			if (nv)
-				v = nv;
-			verr("out of memory");
-			rc = EXIT_FINDINGS;
-			break;
-		}
-		v = nv;
-		snprintf(p, plen, "%s/%.*s", dir, (int)base, de->d_name);
-		v[n++] = p;
-	}
-	closedir(d);
-	if (rc) {
-		free_names(v, n);
-		return rc;
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_str);
-	size_t k = 0;   /* unique */
-	for (size_t i = 0; i < n; i++) {
-		if (k && strcmp(v[k - 1], v[i]) == 0)
-			free(v[i]);
-		else
-			v[k++] = v[i];
-	}
-	*ret = v;
-	*ret_n = k;
 	return EXIT_CLEAN;
 }
+
+static int verify_input(const char *input, const char *pubkey, bool journal);
 
 int cmd_audit_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' }, { "pubkey", required_argument, NULL, 'k' },
 		{ "journal", no_argument, NULL, 'j' },     { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
 	};
-	const char *input = NULL, *pubkey = NULL;
+	const char *input = NULL, *pubkey = NULL, *config = NULL;
+	char *own_log = NULL, *own_pub = NULL;
 	bool journal = false;
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "i:k:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:k:c:jh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c': config = optarg; break;
 		case 'i': input = optarg; break;
 		case 'k': pubkey = optarg; break;
 		case 'j': journal = true; break;
@@ -412,10 +351,30 @@ int cmd_audit_verify(int argc, char **argv)
 		verr("unexpected argument '%s' (see --help)", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (config) {
+		/* the database's own log: the reading is recorded first (PCI DSS 10.2.1.3) */
+		int x = cli_record_access(config, "audit-verify", input, &own_log, &own_pub);
+		if (x)
+			return x;
+		if (!input)
+			input = own_log;
+		if (!pubkey)
+			pubkey = own_pub;
+	}
 	if (!input || !pubkey) {
-		verr("--input and --pubkey are required (see --help)");
+		verr("--input and --pubkey are required, or --config (see --help)");
+		free(own_log);
+		free(own_pub);
 		return EXIT_USAGE;
 	}
+	int ret = verify_input(input, pubkey, journal);
+	free(own_log);
+	free(own_pub);
+	return ret;
+}
+
+static int verify_input(const char *input, const char *pubkey, bool journal)
+{
 	unsigned char pub[AUDIT_SIGN_PUB_LEN];
 	char err[512] = "";
 	if (audit_pubkey_read(pubkey, pub, err, sizeof(err)) != HDB_OK) {
@@ -439,7 +398,7 @@ int cmd_audit_verify(int argc, char **argv)
 			if (rc > worst)
 				worst = rc;
 		}
-		free_names(logs, n);
+		hdb_free_names(logs, n);
 		return worst;
 	}
 	return verify_log(input, pub, journal);

@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit_report.h"
 #include "audit_verify.h"
 #include "config.h"
 #include "heliosdb.h"
@@ -35,7 +36,7 @@
 
 extern char **environ;
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_KEY = 3 };
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_KEY = 3, EXIT_REFUSED = 4 };
 
 static const char *verb_name = "";
 
@@ -83,6 +84,7 @@ static int exit_for(int rc)
 	case HDB_OK: return 0;
 	case HDB_EKEY: case HDB_EKEYSRC: case HDB_EPERM: return EXIT_KEY;
 	case HDB_EPARSE: case HDB_ECONFIG: case HDB_EINVAL: return EXIT_USAGE;
+	case HDB_ECOMPLIANCE: return EXIT_REFUSED;
 	default: return EXIT_FAIL;
 	}
 }
@@ -96,6 +98,9 @@ struct opts {
 	const char *new_key_source;
 	const char *output;
 	const char *check;
+	const char *format;
+	const char *profiles[16];
+	size_t nprofiles;
 	bool plaintext;
 	bool encrypted;
 	bool dry_run;
@@ -111,6 +116,8 @@ static const struct option long_opts[] = {
 	{ "new-key-source", required_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "check", required_argument, NULL, 'C' },
+	{ "format", required_argument, NULL, 'F' },
+	{ "profile", required_argument, NULL, 'R' },
 	{ "encrypted", no_argument, NULL, 'E' },
 	{ "plaintext", no_argument, NULL, 'P' },
 	{ "dry-run", no_argument, NULL, 'D' },
@@ -132,6 +139,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'n': o->new_key_source = optarg; break;
 		case 'o': o->output = optarg; break;
 		case 'C': o->check = optarg; break;
+		case 'F': o->format = optarg; break;
+		case 'R':
+			if (o->nprofiles == sizeof(o->profiles) / sizeof(o->profiles[0])) {
+				errx_("too many --profile options");
+				return EXIT_USAGE;
+			}
+			o->profiles[o->nprofiles++] = optarg;
+			break;
 		case 'E': o->encrypted = true; break;
 		case 'P': o->plaintext = true; break;
 		case 'D': o->dry_run = true; break;
@@ -239,6 +254,30 @@ static int maybe_prompt(struct hdb_config *cfg, const char *what)
 	return prompt_password(cfg, what) == 0 ? 0 : EXIT_KEY;
 }
 
+/* Compliance rules at open: every verb prints what fails (refusals and
+ * warnings) on stderr; verify collects them all for its checklist. */
+struct rule_tally {
+	unsigned refusals, warnings;
+};
+static struct rule_tally tally;
+
+static void print_rule(void *arg, const struct hdb_rule_result *r)
+{
+	struct rule_tally *t = arg;
+	bool refuse = strcmp(r->status, "fail") == 0;
+	if (!refuse && strcmp(r->status, "warn") != 0)
+		return;
+	if (refuse)
+		t->refusals++;
+	else
+		t->warnings++;
+	fprintf(stderr, "heliosdb-nano: %s%s (%s): %s; %s\n", refuse ? "" : "warning: ", r->id, r->citation, r->problem,
+	        r->fix);
+}
+
+static hdb_rule_fn rule_cb = print_rule;
+static void *rule_cb_arg = &tally;
+
 static int load_config(const struct opts *o, struct hdb_config **ret)
 {
 	struct hdb_config *cfg = NULL;
@@ -254,6 +293,15 @@ static int load_config(const struct opts *o, struct hdb_config **ret)
 	}
 	if (o->plaintext)
 		hdb_config_set_encryption(cfg, false);
+	for (size_t i = 0; i < o->nprofiles; i++) {
+		rc = hdb_config_add_profile(cfg, o->profiles[i]);
+		if (rc) {
+			errx_("--profile %s: %s", o->profiles[i], rc == HDB_ECONFIG ? hdb_config_errmsg(cfg) : hdb_strerror(rc));
+			hdb_config_free(cfg);
+			return EXIT_USAGE;
+		}
+	}
+	hdb_config_set_rule_callback(cfg, rule_cb, rule_cb_arg);
 	if (o->key_source) {
 		int x = apply_key_source(cfg, o->key_source);
 		if (x) {
@@ -299,6 +347,13 @@ static int open_db(const struct opts *o, unsigned flags, struct hdb_config **ret
 	if (cfg->audit_enabled)
 		flags &= ~HDB_OPEN_RDONLY;
 	int rc = hdb_open(NULL, cfg, flags, &db);
+	if (rc == HDB_ECOMPLIANCE && rule_cb == print_rule) {
+		errx_("refused to start: %u compliance rule(s) failed (listed above); no user data was read or written "
+		      "(an existing database records the refusal in its audit log)", tally.refusals);
+		hdb_close(db);
+		hdb_config_free(cfg);
+		return EXIT_REFUSED;
+	}
 	if (rc) {
 		errx_("%s", hdb_errmsg(db));
 		hdb_close(db);
@@ -376,12 +431,15 @@ static int cmd_init(const struct opts *o)
 
 struct verify_ctx {
 	uint64_t bad;
+	bool quiet;          /* --format json: the per-table lines are for people */
 };
 
 static int print_verify(void *arg, const struct hdb_verify_item *it)
 {
 	struct verify_ctx *vc = arg;
 	vc->bad += it->bad;
+	if (vc->quiet)
+		return 0;
 	if (strcmp(it->kind, "data-key") == 0)
 		printf("  data key %-10s %10llu values\n", it->name, (unsigned long long)it->values);
 	else
@@ -390,43 +448,246 @@ static int print_verify(void *arg, const struct hdb_verify_item *it)
 	return 0;
 }
 
+/* verify's checklist: every rule result, copied as it arrives */
+struct checklist {
+	struct hdb_rule_result *v;
+	size_t n;
+	bool oom;
+};
+
+static void collect_rule(void *arg, const struct hdb_rule_result *r)
+{
+	struct checklist *cl = arg;
+	struct hdb_rule_result *nv = realloc(cl->v, (cl->n + 1) * sizeof(*nv));
+	if (!nv) {
+		cl->oom = true;
+		return;
+	}
+	cl->v = nv;
+	struct hdb_rule_result *c = &nv[cl->n++];
+	const char *const *from = &r->profile;
+	const char **to = &c->profile;
+	for (size_t i = 0; i < sizeof(*r) / sizeof(char *); i++)
+		if (!(to[i] = strdup(from[i] ? from[i] : "")))
+			cl->oom = true;
+}
+
+static void checklist_free(struct checklist *cl)
+{
+	for (size_t i = 0; i < cl->n; i++) {
+		const char **f = &cl->v[i].profile;
+		for (size_t j = 0; j < sizeof(cl->v[i]) / sizeof(char *); j++)
+			free((char *)f[j]);
+	}
+	free(cl->v);
+}
+
+/* which rules --check shows: its area, or all for profile/all */
+static bool check_shows(const char *check, const char *area)
+{
+	if (!check || strcmp(check, "all") == 0 || strcmp(check, "profile") == 0)
+		return true;
+	if (strcmp(check, "keys") == 0)
+		return strcmp(area, "keys") == 0;
+	if (strcmp(check, "encryption") == 0)
+		return strcmp(area, "encryption") == 0 || strcmp(area, "keys") == 0;
+	if (strcmp(check, "audit") == 0)
+		return strcmp(area, "audit") == 0;
+	return false;
+}
+
+static const char *mark_of(const char *status)
+{
+	if (strcmp(status, "pass") == 0)
+		return "✓";
+	if (strcmp(status, "skip") == 0)
+		return "-";
+	return "✗";
+}
+
+static void json_field(FILE *f, const char *k, const char *v, bool last)
+{
+	fprintf(f, "\"%s\":\"", k);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fprintf(f, "\"%s", last ? "" : ",");
+}
+
+struct verify_summary {
+	unsigned passed, warnings, refusals, skipped;
+};
+
+static void checklist_print(const struct checklist *cl, const char *check, bool json, struct verify_summary *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	bool first = true;
+	const char *cur = "";
+	if (json)
+		printf("\"checks\":[");
+	for (size_t i = 0; i < cl->n; i++) {
+		const struct hdb_rule_result *r = &cl->v[i];
+		if (!check_shows(check, r->area))
+			continue;
+		if (strcmp(r->status, "pass") == 0)
+			sum->passed++;
+		else if (strcmp(r->status, "warn") == 0)
+			sum->warnings++;
+		else if (strcmp(r->status, "fail") == 0)
+			sum->refusals++;
+		else
+			sum->skipped++;
+		if (json) {
+			printf("%s{", first ? "" : ",");
+			json_field(stdout, "profile", r->profile, false);
+			json_field(stdout, "id", r->id, false);
+			json_field(stdout, "citation", r->citation, false);
+			json_field(stdout, "area", r->area, false);
+			json_field(stdout, "statement", r->statement, false);
+			json_field(stdout, "severity", r->severity, false);
+			json_field(stdout, "status", r->status, false);
+			json_field(stdout, "required", r->required, false);
+			json_field(stdout, "evidence", r->actual, false);
+			json_field(stdout, "problem", r->problem, false);
+			json_field(stdout, "fix", r->fix, true);
+			printf("}");
+		} else {
+			if (strcmp(cur, r->profile) != 0) {
+				printf("\nProfile %s\n", r->profile);
+				cur = r->profile;
+			}
+			printf("  %s %s (%s) %s: %s", mark_of(r->status), r->id, r->citation, r->statement, r->actual);
+			if (*r->problem)
+				printf(" -- %s%s; fix: %s", strcmp(r->status, "warn") == 0 ? "WARNING: " : "", r->problem,
+				       r->fix);
+			printf("\n");
+		}
+		first = false;
+	}
+	if (json)
+		printf("],");
+}
+
 static int cmd_verify(const struct opts *o)
 {
-	unsigned what = HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY;
-	if (o->check) {
-		if (strcmp(o->check, "encryption") == 0)
-			what = HDB_VERIFY_ENCRYPTION;
-		else if (strcmp(o->check, "integrity") == 0)
-			what = HDB_VERIFY_INTEGRITY;
-		else if (strcmp(o->check, "all") != 0) {
-			errx_("--check must be encryption, integrity or all, got '%s'", o->check);
-			return EXIT_USAGE;
+	static const char *const checks[] = { "encryption", "integrity", "audit", "keys", "profile", "all" };
+	bool known = !o->check;
+	for (size_t i = 0; !known && i < sizeof(checks) / sizeof(checks[0]); i++)
+		known = strcmp(o->check, checks[i]) == 0;
+	if (!known) {
+		errx_("--check must be encryption, integrity, audit, keys, profile or all, got '%s'", o->check);
+		return EXIT_USAGE;
+	}
+	bool json = false;
+	if (o->format && !(json = strcmp(o->format, "json") == 0) && strcmp(o->format, "text") != 0) {
+		errx_("--format must be text or json, got '%s'", o->format);
+		return EXIT_USAGE;
+	}
+	const char *check = o->check ? o->check : "all";
+	bool values = strcmp(check, "all") == 0 || strcmp(check, "encryption") == 0 || strcmp(check, "integrity") == 0;
+	bool rules = strcmp(check, "integrity") != 0;
+	struct checklist cl = { 0 };
+	rule_cb = collect_rule;
+	rule_cb_arg = &cl;
+	struct hdb_config *cfg = NULL;
+	struct hdb_db *db = NULL;
+	struct hdb_session *s = NULL;
+	int x = load_config(o, &cfg);
+	if (x) {
+		checklist_free(&cl);
+		return x;
+	}
+	unsigned flags = cfg->audit_enabled ? 0 : HDB_OPEN_RDONLY;
+	int rc = hdb_open(NULL, cfg, flags, &db);
+	bool refused = rc == HDB_ECOMPLIANCE;
+	if (rc && !refused) {
+		errx_("%s", hdb_errmsg(db));
+		hdb_close(db);
+		hdb_config_free(cfg);
+		checklist_free(&cl);
+		return exit_for(rc);
+	}
+	if (!refused) {
+		struct hdb_principal who = { whoami(), "local", "heliosdb-nano" };
+		rc = hdb_session_open(db, &who, &s);
+		if (rc) {
+			errx_("cannot open a session: %s", hdb_errmsg(db));
+			close_db(cfg, db, NULL);
+			checklist_free(&cl);
+			return exit_for(rc);
 		}
 	}
-	struct hdb_config *cfg;
-	struct hdb_db *db;
-	struct hdb_session *s;
-	int x = open_db(o, HDB_OPEN_RDONLY, &cfg, &db, &s);
-	if (x)
-		return x;
-	printf("Database %s (id %s)\n", cfg->storage_path, hdb_db_id(db));
-	printf("  encryption: %s\n", hdb_encryption_info(db));
-	if (!hdb_is_encrypted(db) && (what & HDB_VERIFY_ENCRYPTION) && !(what & HDB_VERIFY_INTEGRITY)) {
-		errx_("database '%s' is NOT encrypted", cfg->storage_path);
-		close_db(cfg, db, s);
-		return EXIT_FAIL;
+	struct verify_summary sum;
+	if (json) {
+		printf("{");
+		json_field(stdout, "database", cfg->storage_path, false);
+		json_field(stdout, "check", check, false);
+		json_field(stdout, "encryption", refused ? "unknown (start refused)" : hdb_encryption_info(db), false);
+		printf("\"profiles\":[");
+		for (size_t i = 0; i < cfg->nprofiles; i++)
+			printf("%s\"%s\"", i ? "," : "", cfg->profiles[i]);
+		printf("],");
+	} else {
+		printf("Database %s\n", cfg->storage_path);
+		if (!refused)
+			printf("  id:         %s\n  encryption: %s\n", hdb_db_id(db), hdb_encryption_info(db));
+		if (rules && cfg->nprofiles == 0)
+			printf("  compliance: no profile selected (set compliance.profiles or pass --profile)\n");
 	}
+	if (rules)
+		checklist_print(&cl, check, json, &sum);
+	else
+		memset(&sum, 0, sizeof(sum));
+	int exit_code = refused || sum.refusals ? EXIT_REFUSED : 0;
 	struct verify_ctx vc = { 0 };
-	int rc = hdb_verify(s, what, print_verify, &vc);
-	if (rc) {
-		errx_("%s", hdb_session_errmsg(s));
-		close_db(cfg, db, s);
-		return EXIT_FAIL;
+	const char *integrity = "not checked";
+	if (values && !refused) {
+		if (!json)
+			printf("\nStored values\n");
+		vc.quiet = json;
+		rc = hdb_verify(s, HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY, print_verify, &vc);
+		if (rc) {
+			integrity = "FAILED";
+			if (!json)
+				errx_("%s", hdb_session_errmsg(s));
+			exit_code = EXIT_FAIL;
+		} else {
+			integrity = hdb_is_encrypted(db) ? "every value authenticated" : "plaintext database: nothing to authenticate";
+			if (!json)
+				printf("  ✓ every value authenticated (AES-256-GCM tag verified)%s\n",
+				       hdb_is_encrypted(db) ? "" : " [plaintext database: nothing to authenticate]");
+		}
+		if (strcmp(check, "encryption") == 0 && !hdb_is_encrypted(db)) {
+			if (!json)
+				errx_("database '%s' is NOT encrypted", cfg->storage_path);
+			exit_code = EXIT_FAIL;
+		}
+	} else if (values && refused) {
+		integrity = "not checked (start refused)";
 	}
-	printf("✓ every value authenticated (AES-256-GCM tag verified)%s\n",
-	       hdb_is_encrypted(db) ? "" : " [plaintext database: nothing to authenticate]");
+	if (json) {
+		json_field(stdout, "integrity", integrity, false);
+		printf("\"summary\":{\"passed\":%u,\"warnings\":%u,\"refusals\":%u,\"skipped\":%u},\"started\":%s,"
+		       "\"exit\":%d}\n", sum.passed, sum.warnings, sum.refusals, sum.skipped, refused ? "false" : "true",
+		       exit_code);
+	} else {
+		if (rules && cfg->nprofiles)
+			printf("\nSummary: %u passed, %u warnings, %u refusals%s: %s\n", sum.passed, sum.warnings,
+			       sum.refusals, sum.skipped ? " (some rules need the open database)" : "",
+			       refused ? "START REFUSED" : sum.refusals ? "REFUSED" : "start allowed");
+		if (refused)
+			printf("  (the refusal is recorded in the audit log; stored values were not checked)\n");
+	}
+	checklist_free(&cl);
+	if (cl.oom)
+		errx_("out of memory while collecting the checklist");
 	close_db(cfg, db, s);
-	return 0;
+	return cl.oom ? EXIT_FAIL : exit_code;
 }
 
 static int cmd_checkpoint(const struct opts *o)
@@ -792,8 +1053,10 @@ static const struct verb verbs[] = {
 	  "print a new 256-bit key as 64 hex characters, or write it to FILE (created, mode 0400)" },
 	{ "init", cmd_init, "init --path DIR | --config FILE [--encrypted | --plaintext] [--key-source SPEC]",
 	  "create a new database (encrypted unless --plaintext)" },
-	{ "verify", cmd_verify, "verify --path DIR | --config FILE [--check encryption|integrity|all]",
-	  "authenticate every stored value; report counts per table, keyspace and data key" },
+	{ "verify", cmd_verify,
+	  "verify --path DIR | --config FILE [--check encryption|integrity|audit|keys|profile|all] [--profile NAME]... "
+	  "[--format text|json]",
+	  "compliance checklist (one line per profile rule) and authentication of every stored value" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint --path DIR | --config FILE",
 	  "force a durable sync of the data file" },
 	{ "backup", cmd_backup, "backup --path DIR | --config FILE --output DIR|FILE.tar.gz",
@@ -814,9 +1077,12 @@ static void usage(FILE *f)
 		fprintf(f, "  %-15s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "  %-15s %s\n", "config", "toml-json < FILE | check --config FILE");
 	fprintf(f, "  %-15s %s\n", "audit-verify", "--input FILE|DIR --pubkey FILE [--journal]: check the audit chain");
+	fprintf(f, "  %-15s %s\n", "audit-report", "--input FILE|DIR --type TYPE --output FILE: PDF or JSON compliance report");
 	fprintf(f, "\nkey sources (SPEC): env[:VAR] (default HELIOSDB_ENCRYPTION_KEY), file:PATH,\n"
 	           "  password[:VAR] (Argon2id; prompts on a terminal), credential:NAME (systemd)\n"
-	           "exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 key error\n"
+	           "every verb that opens data takes --profile NAME (adds a compliance profile)\n"
+	           "exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 key error,\n"
+	           "  4 refused by a compliance profile\n"
 	           "run 'heliosdb-nano VERB --help' for a verb's options; docs/cli.md has the details.\n");
 }
 
@@ -841,6 +1107,10 @@ int main(int argc, char **argv)
 	if (strcmp(v, "audit-verify") == 0) {
 		verb_name = "audit-verify";
 		return cmd_audit_verify(argc - 1, argv + 1);
+	}
+	if (strcmp(v, "audit-report") == 0) {
+		verb_name = "audit-report";
+		return cmd_audit_report(argc - 1, argv + 1);
 	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(v, verbs[i].name) != 0)

@@ -305,6 +305,12 @@ int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master
 	rc = meta_put(db, txn, "kcv", 3, kcv, sizeof(kcv));
 	if (rc)
 		return rc;
+	/* when this master key was set: the cryptoperiod check (PCI DSS 3.7.4) */
+	unsigned char when[8];
+	put_u64be(when, (uint64_t)time(NULL));
+	rc = meta_put(db, txn, "master_set", 10, when, sizeof(when));
+	if (rc)
+		return rc;
 	wrap_aad(db, "prf", 0, aad, &aadlen);
 	rc = crypto_wrap_key(db->lib, master->buf, aad, aadlen, db->prf_key->buf, w);
 	if (rc)
@@ -650,6 +656,8 @@ static void rm_created(struct hdb_db *db)
 		(void)rmdir(db->path);
 }
 
+static void db_release(struct hdb_db *db);
+
 static int open_common(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
 {
 	int rc = open_env(db, cfg, flags);
@@ -690,6 +698,15 @@ static int open_common(struct hdb_db *db, const struct hdb_config *cfg, unsigned
 	if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
 		trail_security(db, AUDIT_EV_AUDIT_START, AUDIT_SUCCESS, NULL, NULL, (const char *)d.p);
 	buf_free(&d);
+	rc = profiles_after_open(db, cfg);
+	if (rc) {
+		/* refused: recorded; shut down before any session can exist */
+		char keep[sizeof(db->errmsg)];
+		memcpy(keep, db->errmsg, sizeof(keep));
+		db_release(db);
+		memcpy(db->errmsg, keep, sizeof(keep));
+		return rc;
+	}
 	return HDB_OK;
 }
 
@@ -711,6 +728,9 @@ static int open_temp(struct hdb_db *db, const struct hdb_config *cfg)
 	struct stat sb;
 	const char *base = stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0
 	                       ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	int prc = profiles_before_open(db, cfg, NULL);
+	if (prc)
+		return prc;
 	char tmpl[4096];
 	snprintf(tmpl, sizeof(tmpl), "%s/heliosdb-mem.XXXXXX", base);
 	if (!mkdtemp(tmpl))
@@ -767,7 +787,12 @@ static int open_any(const char *path, bool temp, const struct hdb_config *cfg, u
 		goto out;
 	}
 	db->path = strdup(path);
-	rc = db->path ? open_common(db, cfg, flags) : db_err(db, HDB_ENOMEM, "out of memory");
+	rc = db->path ? profiles_before_open(db, cfg, db->path) : db_err(db, HDB_ENOMEM, "out of memory");
+	if (!rc) {
+		rc = open_common(db, cfg, flags);
+		if (rc && rc != HDB_ECOMPLIANCE)
+			rc = profiles_open_failed(db, cfg, db->path, rc);
+	}
 out:
 	if (own_cfg)
 		config_clear(&defcfg);
@@ -801,25 +826,39 @@ static void rm_tmpdir(const char *dir)
 	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void hdb_close(struct hdb_db *db)
+/* db_release - everything hdb_close does but freeing the handle: the
+ * handle stays readable (hdb_errmsg) and refuses sessions. */
+static void db_release(struct hdb_db *db)
 {
-	if (!db)
-		return;
 	if (db->audit.on)
 		trail_security(db, AUDIT_EV_DB_CLOSE, AUDIT_SUCCESS, NULL, NULL, NULL);
 	trail_close(db);
 	if (db->env)
 		mdb_env_close(db->env);
+	db->env = NULL;
 	for (size_t i = 0; i < db->ndeks; i++)
 		secret_free(db->deks[i].key);
 	free(db->deks);
+	db->deks = NULL;
+	db->ndeks = 0;
 	secret_free(db->master);
 	secret_free(db->prf_key);
+	db->master = db->prf_key = NULL;
 	crypto_lib_free(db->lib);
+	db->lib = NULL;
 	if (db->tmpdir) {
 		rm_tmpdir(db->tmpdir);
 		free(db->tmpdir);
+		db->tmpdir = NULL;
 	}
+	profiles_free(db);
+}
+
+void hdb_close(struct hdb_db *db)
+{
+	if (!db)
+		return;
+	db_release(db);
 	free(db->path);
 	pthread_mutex_destroy(&db->lock);
 	OPENSSL_cleanse(db, sizeof(*db));

@@ -131,6 +131,11 @@ struct engine_audit {
 	char failmsg[512];
 	int64_t fail_since_us;
 	uint64_t fail_blocked, dropped, journal_failures;
+	/* lines of committed outbox records, kept in memory so the shipper
+	 * need not read them back (engine/trail.c, struct trail_block) */
+	struct trail_block **mem;
+	size_t nmem, capmem, mem_bytes;
+	unsigned writers;                 /* durability sync: sessions in or entering a write txn */
 };
 
 struct hdb_db {
@@ -157,6 +162,10 @@ struct hdb_db {
 	pthread_mutex_t lock;            /* guards deks */
 	struct engine_dek *deks;
 	size_t ndeks;
+
+	struct profile_set *profiles;    /* compliance profiles in force (engine/profiles.c) */
+	bool refused;                    /* start refused by a profile: no session may open */
+	bool refuse_pending;             /* refused before open; opened only to record it */
 };
 
 struct sess_aead {
@@ -191,6 +200,10 @@ struct hdb_session {
 	bool ahead_loaded, ahead_dirty;
 	struct qev **txn_events;
 	size_t ntxn_events;
+	struct buf txn_lines;            /* the lines this txn put in the outbox */
+	uint64_t txn_lines_first;        /* seq of the first of them (0: none) */
+	bool txn_lines_bad;              /* one could not be kept: ship from the outbox */
+	bool trail_writer;               /* counted in db->audit.writers */
 
 	MDB_txn *txn;                    /* current transaction, or NULL */
 	bool explicit_txn;               /* opened by hdb_begin() */
@@ -211,6 +224,12 @@ struct hdb_session {
 	struct crypto_prf *token_prf;    /* audit tokens of KV keys (lazily) */
 
 	struct buf kbuf, vbuf, pbuf;     /* scratch */
+
+	/* Writes of the open write txn not yet in LMDB (engine/session.c,
+	 * sess_buffer_put): applied in LMDB key order by sess_flush_writes */
+	struct buf wb;                   /* LMDB key || payload, back to back */
+	struct sess_wbent *wbent;
+	size_t nwb, capwb;
 
 	struct sess_name names[SESS_CACHE];
 	size_t nnames;
@@ -234,6 +253,7 @@ struct hdb_cursor {
 /* One data call, as the audit sees it. */
 struct op {
 	bool auto_txn;
+	bool buffered;                   /* the call may leave writes in s->wb */
 	enum audit_event_type type;
 	const char *table;
 	char object[160];
@@ -250,15 +270,33 @@ static inline void op_object(struct op *op, const char *kind, const char *name)
 /* ---- engine/trail.c */
 int trail_open(struct hdb_db *db, const struct hdb_config *cfg);
 void trail_close(struct hdb_db *db);
+/* trail_default_log_file - "<dbpath>.audit/audit.log", malloc'd (NULL: OOM). */
+char *trail_default_log_file(const char *dbpath);
 int trail_record(struct hdb_session *s, struct audit_event *ev);
 int trail_txn_precommit(struct hdb_session *s);
 int trail_txn_end(struct hdb_session *s, bool committed);
 int trail_check(struct hdb_session *s);
+/* a write txn is about to begin / has ended (durability sync: the shipper
+ * waits for txns in flight so that one log fdatasync covers them all) */
+void trail_writer_enter(struct hdb_session *s);
+void trail_writer_leave(struct hdb_session *s);
 void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_outcome outcome, const char *error,
                     const char *object, const char *detail_json);
-/* "keyspace:<name> key:<token>" for a KV key */
-void trail_kv_object(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, char *out,
-                     size_t outlen);
+/* "keyspace:<name> key:<token>" for a KV key; "" when no record of type
+ * will be made (audit off or the type not logged): no keyed hash then */
+/* engine/profiles.c: compliance profiles at open and at CREATE TABLE */
+int profiles_before_open(struct hdb_db *db, const struct hdb_config *cfg, const char *path);
+int profiles_after_open(struct hdb_db *db, const struct hdb_config *cfg);
+int profiles_open_failed(struct hdb_db *db, const struct hdb_config *cfg, const char *path, int rc);
+void profiles_free(struct hdb_db *db);
+int profiles_check_columns(struct hdb_session *s, const char *table, const struct hdb_column_def *cols,
+                           size_t ncols);
+/* profiles_config_detail - the config_loaded detail: {"file", "sha256",
+ * "config"} of the effective configuration (no secrets); malloc'd. */
+char *profiles_config_detail(const struct hdb_config *cfg);
+
+void trail_kv_object(struct hdb_session *s, enum audit_event_type type, const char *keyspace, const void *key,
+                     size_t klen, char *out, size_t outlen);
 
 /* ---- engine/session.c */
 int sess_open_internal(struct hdb_db *db, struct hdb_session **ret_s);
@@ -280,6 +318,17 @@ void txn_abort(struct hdb_session *s);
 /* keyed hash of (a || b) into out; returns its length */
 int sess_hash(struct hdb_session *s, const void *a, size_t alen, const void *b, size_t blen,
               unsigned char *out, size_t *ret_len);
+/* sess_buffer_put - a put into the data db that may wait in s->wb until
+ * the next call that is not a buffered put, or the commit, and is then
+ * applied with the others in LMDB key order (encrypted databases only:
+ * their keyed-hash keys arrive in random order).  The payload is given in
+ * up to three parts; writes straight through when buffering does not pay:
+ * plaintext mode, large values, or !many (one put in an autocommit txn). */
+int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, size_t klen, const void *p1,
+                    size_t n1, const void *p2, size_t n2, const void *p3, size_t n3);
+/* applies (HDB_OK) or, on failure, drops the buffered writes */
+int sess_flush_writes(struct hdb_session *s);
+void sess_drop_writes(struct hdb_session *s);
 /* seal payload into the data db under key k (MDB_RESERVE, in place) */
 int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen,
                     const void *payload, size_t n, unsigned flags);

@@ -72,8 +72,10 @@ static int check_key(struct hdb_session *s, const void *key, size_t klen)
 	return HDB_OK;
 }
 
-static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_t klen, const void *val,
-                      size_t vlen)
+/* kv_put_one - one put (val == NULL: a delete); many: part of a batch or
+ * of an explicit txn, so it may wait in the session's write buffer. */
+static int kv_put_one(struct hdb_session *s, bool many, uint32_t ks, const void *key, size_t klen,
+                      const void *val, size_t vlen)
 {
 	unsigned char k[ENGINE_MAX_LMDB_KEY];
 	size_t kl;
@@ -81,6 +83,9 @@ static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_
 	if (rc)
 		return rc;
 	if (!val) {
+		rc = sess_flush_writes(s);
+		if (rc)
+			return rc;
 		MDB_val mk = { kl, k };
 		int mrc = mdb_del(s->txn, s->db->data, &mk, NULL);
 		if (mrc == MDB_NOTFOUND)
@@ -89,15 +94,9 @@ static int kv_put_one(struct hdb_session *s, uint32_t ks, const void *key, size_
 			return sess_err(s, mdb_to_hdb(mrc), "cannot delete: %s", mdb_strerror(mrc));
 		return HDB_OK;
 	}
-	buf_reset(&s->pbuf);
-	rc = buf_append(&s->pbuf, val, vlen);
-	if (!rc)
-		rc = buf_append(&s->pbuf, key, klen);
-	if (!rc)
-		rc = buf_put_u32be(&s->pbuf, (uint32_t)klen);
-	if (rc)
-		return sess_err(s, rc, "out of memory");
-	return sess_put_sealed(s, k, kl, s->pbuf.p, s->pbuf.len, 0);
+	unsigned char kl4[4];
+	put_u32be(kl4, (uint32_t)klen);
+	return sess_buffer_put(s, many, k, kl, val, vlen, key, klen, kl4, sizeof(kl4));
 }
 
 int hdb_kv_put(struct hdb_session *s, const char *keyspace, const void *key, size_t klen, const void *val,
@@ -106,8 +105,9 @@ int hdb_kv_put(struct hdb_session *s, const char *keyspace, const void *key, siz
 	struct op op = OP_INIT(AUDIT_EV_WRITE, NULL);
 	if (!s)
 		return HDB_EINVAL;
-	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	trail_kv_object(s, op.type, keyspace, key, klen, op.object, sizeof(op.object));
 	op.rows = 1;
+	op.buffered = true;
 	if (!val && vlen)
 		return sess_err(s, HDB_EINVAL, "value is NULL");
 	int rc = check_key(s, key, klen);
@@ -119,7 +119,7 @@ int hdb_kv_put(struct hdb_session *s, const char *keyspace, const void *key, siz
 	uint32_t ks;
 	rc = keyspace_lookup(s, keyspace, true, &ks);
 	if (!rc)
-		rc = kv_put_one(s, ks, key, klen, val ? val : "", vlen);
+		rc = kv_put_one(s, s->explicit_txn, ks, key, klen, val ? val : "", vlen);
 	return op_end(s, &op, rc);
 }
 
@@ -130,6 +130,7 @@ int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct
 		return HDB_EINVAL;
 	op_object(&op, "keyspace", keyspace);
 	op.rows = (int64_t)n;
+	op.buffered = true;
 	for (size_t i = 0; i < n; i++) {
 		int rc = check_key(s, ops[i].key, ops[i].klen);
 		if (rc)
@@ -141,7 +142,7 @@ int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace, const struct
 	uint32_t ks;
 	rc = keyspace_lookup(s, keyspace, true, &ks);
 	for (size_t i = 0; rc == HDB_OK && i < n; i++)
-		rc = kv_put_one(s, ks, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
+		rc = kv_put_one(s, n > 1 || s->explicit_txn, ks, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
 	return op_end(s, &op, rc);
 }
 
@@ -169,7 +170,7 @@ int hdb_kv_get(struct hdb_session *s, const char *keyspace, const void *key, siz
 	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
 	if (!s || !ret_val || !ret_len)
 		return HDB_EINVAL;
-	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	trail_kv_object(s, op.type, keyspace, key, klen, op.object, sizeof(op.object));
 	op.rows = 0;
 	int rc = check_key(s, key, klen);
 	if (rc)
@@ -209,7 +210,7 @@ int hdb_kv_delete(struct hdb_session *s, const char *keyspace, const void *key, 
 	struct op op = OP_INIT(AUDIT_EV_DELETE, NULL);
 	if (!s)
 		return HDB_EINVAL;
-	trail_kv_object(s, keyspace, key, klen, op.object, sizeof(op.object));
+	trail_kv_object(s, op.type, keyspace, key, klen, op.object, sizeof(op.object));
 	op.rows = 0;
 	int rc = check_key(s, key, klen);
 	if (rc)

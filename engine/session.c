@@ -61,6 +61,8 @@ int sess_open_internal(struct hdb_db *db, struct hdb_session **ret_s)
 static int session_open(struct hdb_db *db, const struct hdb_principal *who, bool internal,
                         struct hdb_session **ret_s)
 {
+	if (db && db->refused)
+		return HDB_ECOMPLIANCE;   /* db->errmsg still says which rule */
 	if (!db || !ret_s || !db->env)
 		return HDB_EINVAL;
 	if (!who || !who->user || !*who->user)
@@ -119,11 +121,13 @@ void hdb_session_close(struct hdb_session *s)
 		return;
 	if (s->txn)
 		txn_abort(s);
+	trail_writer_leave(s);
 	if (!s->internal && s->session_id[0]) {
 		struct audit_event ev = { .type = AUDIT_EV_LOGOUT, .outcome = AUDIT_SUCCESS, .rows_affected = -1 };
 		(void)trail_record(s, &ev);
 	}
 	free(s->txn_events);
+	buf_free(&s->txn_lines);
 	if (s->rtxn_idle)
 		mdb_txn_abort(s->rtxn_idle);
 	drop_pending(s);
@@ -137,6 +141,9 @@ void hdb_session_close(struct hdb_session *s)
 	buf_free_wipe(&s->kbuf);
 	buf_free_wipe(&s->vbuf);
 	buf_free_wipe(&s->pbuf);
+	sess_drop_writes(s);   /* wipes what the buffer held */
+	free(s->wb.p);
+	free(s->wbent);
 	free(s->user);
 	free(s->source_addr);
 	free(s->application);
@@ -215,9 +222,12 @@ int txn_begin(struct hdb_session *s, bool write)
 		mdb_txn_abort(s->rtxn_idle);
 		s->rtxn_idle = NULL;
 	}
+	if (write)
+		trail_writer_enter(s);
 	mrc = mdb_txn_begin(db->env, NULL, write ? 0 : MDB_RDONLY, &s->txn);
 	if (mrc) {
 		s->txn = NULL;
+		trail_writer_leave(s);
 		return sess_err(s, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
 	}
 	s->write = write;
@@ -227,6 +237,7 @@ int txn_begin(struct hdb_session *s, bool write)
 		if (rc) {
 			mdb_txn_abort(s->txn);
 			s->txn = NULL;
+			trail_writer_leave(s);
 			return rc;
 		}
 	}
@@ -246,7 +257,9 @@ int txn_commit(struct hdb_session *s)
 		s->txn = NULL;
 		return HDB_OK;
 	}
-	rc = trail_txn_precommit(s);
+	rc = sess_flush_writes(s);
+	if (!rc)
+		rc = trail_txn_precommit(s);
 	if (rc) {
 		txn_abort(s);
 		return rc;
@@ -281,6 +294,7 @@ void txn_abort(struct hdb_session *s)
 			mdb_txn_abort(s->rtxn_idle);
 		s->rtxn_idle = s->txn;
 	} else {
+		sess_drop_writes(s);
 		mdb_txn_abort(s->txn);
 		if (s->db->encrypted)
 			s->db->res = s->res_saved;
@@ -309,6 +323,14 @@ int op_begin(struct hdb_session *s, bool write, struct op *op)
 	if (s->txn) {
 		if (write && !s->write)
 			return sess_err(s, HDB_ETXN, "cannot write in a read-only transaction");
+		/* everything but another buffered put sees the buffered ones */
+		if (s->nwb && !op->buffered) {
+			rc = sess_flush_writes(s);
+			if (rc) {
+				s->poisoned = true;
+				return rc;
+			}
+		}
 		return HDB_OK;
 	}
 	rc = txn_begin(s, write);
@@ -321,7 +343,7 @@ static enum audit_outcome outcome_of(int rc)
 {
 	if (rc == HDB_OK)
 		return AUDIT_SUCCESS;
-	return rc == HDB_EPERM || rc == HDB_EAUDIT ? AUDIT_DENIED : AUDIT_FAILURE;
+	return rc == HDB_EPERM || rc == HDB_EAUDIT || rc == HDB_ECOMPLIANCE ? AUDIT_DENIED : AUDIT_FAILURE;
 }
 
 static void op_event(struct hdb_session *s, const struct op *op, int rc, char *errcopy, size_t errlen,
@@ -593,6 +615,185 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
 	if (rc)
 		return sess_err(s, rc, "encryption failed");
 	db->res.next++;
+	return HDB_OK;
+}
+
+/* ------------------------------------------------------- buffered writes
+ *
+ * Why.  In an encrypted database an LMDB key is a tag, an id and a keyed
+ * hash, so however ordered the caller's keys are, they reach LMDB in random
+ * order: each insert lands on a random leaf, splits it in the middle and
+ * touches a cold page, and the tree ends up half-filled and scattered in
+ * memory, which every later get and scan pays for too (docs/performance.md,
+ * cause 1).  So the small puts of a write txn wait in s->wb and are applied
+ * sorted by LMDB key: an append-like pass over the tree.
+ *
+ * Invariants:
+ *  1. A call sees every write made before it in its txn: op_begin flushes
+ *     before any call that is not a buffered put, txn_commit before the
+ *     commit, and a put that goes straight through flushes first.
+ *  2. Equal keys keep their order (the sort is stable): the last put wins.
+ *  3. The buffer holds plaintext: wiped when applied or dropped.
+ *  4. A failed flush poisons an explicit txn (its writes are lost) and
+ *     makes the commit fail (the txn is rolled back, and audited so).
+ */
+struct sess_wbent {
+	uint64_t sk;                     /* the LMDB key's first 8 bytes, big-endian */
+	size_t off;                      /* of the LMDB key in s->wb; the payload follows */
+	uint32_t klen, plen;
+};
+#define WB_MAX_BYTES ((size_t)32 << 20)
+#define WB_MAX_VALUE 4096                /* larger values live on overflow pages anyway */
+#define WB_PREFETCH 6                    /* entries fetched ahead while applying */
+
+static int wb_cmp(const struct hdb_session *s, const struct sess_wbent *a, const struct sess_wbent *b)
+{
+	if (a->sk != b->sk)
+		return a->sk < b->sk ? -1 : 1;
+	size_t m = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(s->wb.p + a->off, s->wb.p + b->off, m);
+	if (c)
+		return c;
+	return (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* LSD radix sort on sk (stable; digits shared by every entry are skipped:
+ * the tag and keyspace id), then equal sk put in full key order. */
+static int wb_sort(struct hdb_session *s)
+{
+	size_t n = s->nwb;
+	if (n < 2)
+		return HDB_OK;
+	struct sess_wbent *tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return HDB_ENOMEM;
+	struct sess_wbent *src = s->wbent, *dst = tmp;
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t cnt[256] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			cnt[(src[i].sk >> shift) & 0xff]++;
+		if (cnt[(src[0].sk >> shift) & 0xff] == n)
+			continue;
+		size_t sum = 0;
+		for (int d = 0; d < 256; d++) {
+			size_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[(src[i].sk >> shift) & 0xff]++] = src[i];
+		struct sess_wbent *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != s->wbent)
+		memcpy(s->wbent, src, n * sizeof(*src));
+	free(tmp);
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = i; j > 0 && s->wbent[j - 1].sk == s->wbent[j].sk &&
+		                   wb_cmp(s, &s->wbent[j - 1], &s->wbent[j]) > 0; j--) {
+			struct sess_wbent t = s->wbent[j];
+			s->wbent[j] = s->wbent[j - 1];
+			s->wbent[j - 1] = t;
+		}
+	}
+	return HDB_OK;
+}
+
+void sess_drop_writes(struct hdb_session *s)
+{
+	if (s->wb.len)
+		OPENSSL_cleanse(s->wb.p, s->wb.len);
+	buf_reset(&s->wb);
+	s->nwb = 0;
+}
+
+int sess_flush_writes(struct hdb_session *s)
+{
+	if (!s->nwb)
+		return HDB_OK;
+	int rc = wb_sort(s);
+	if (rc)
+		rc = sess_err(s, rc, "out of memory");
+	for (size_t i = 0; rc == HDB_OK && i < s->nwb; i++) {
+		/* sorted, the entries are read in random order from the buffer:
+		 * fetch a few ahead, or every one costs a cache and a TLB miss */
+		if (i + WB_PREFETCH < s->nwb) {
+			const unsigned char *q = s->wb.p + s->wbent[i + WB_PREFETCH].off;
+			__builtin_prefetch(q);
+			__builtin_prefetch(q + 64);
+			__builtin_prefetch(q + 128);
+		}
+		const struct sess_wbent *e = &s->wbent[i];
+		const unsigned char *k = s->wb.p + e->off;
+		rc = sess_put_sealed(s, k, e->klen, k + e->klen, e->plen, 0);
+	}
+	sess_drop_writes(s);
+	if (rc && s->explicit_txn)
+		s->poisoned = true;
+	return rc;
+}
+
+int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, size_t klen, const void *p1,
+                    size_t n1, const void *p2, size_t n2, const void *p3, size_t n3)
+{
+	size_t n = n1 + n2 + n3;
+	int rc;
+	if (!s->db->encrypted || !many || n > WB_MAX_VALUE || klen > ENGINE_MAX_LMDB_KEY) {
+		rc = sess_flush_writes(s);
+		if (rc)
+			return rc;
+		buf_reset(&s->pbuf);
+		rc = buf_append(&s->pbuf, p1, n1);
+		if (!rc)
+			rc = buf_append(&s->pbuf, p2, n2);
+		if (!rc)
+			rc = buf_append(&s->pbuf, p3, n3);
+		if (rc)
+			return sess_err(s, rc, "out of memory");
+		return sess_put_sealed(s, k, klen, s->pbuf.p, s->pbuf.len, 0);
+	}
+	if (s->nwb == s->capwb) {
+		size_t nc = s->capwb ? s->capwb * 2 : 256;
+		struct sess_wbent *nv = realloc(s->wbent, nc * sizeof(*nv));
+		if (!nv)
+			return sess_err(s, HDB_ENOMEM, "out of memory");
+		s->wbent = nv;
+		s->capwb = nc;
+	}
+	size_t off = s->wb.len;
+	if (s->wb.cap - off < klen + n) {
+		/* grow by hand: realloc would leave the plaintext behind unwiped */
+		size_t nc = s->wb.cap ? s->wb.cap * 2 : (size_t)64 << 10;
+		while (nc - off < klen + n)
+			nc *= 2;
+		unsigned char *np = malloc(nc);
+		if (!np)
+			return sess_err(s, HDB_ENOMEM, "out of memory");
+		if (off) {
+			memcpy(np, s->wb.p, off);
+			OPENSSL_cleanse(s->wb.p, off);
+		}
+		free(s->wb.p);
+		s->wb.p = np;
+		s->wb.cap = nc;
+	}
+	unsigned char *o = s->wb.p + off;
+	memcpy(o, k, klen);
+	o += klen;
+	if (n1)
+		memcpy(o, p1, n1);
+	if (n2)
+		memcpy(o + n1, p2, n2);
+	if (n3)
+		memcpy(o + n1 + n2, p3, n3);
+	s->wb.len += klen + n;
+	uint64_t sk = 0;
+	for (size_t i = 0; i < 8; i++)
+		sk = sk << 8 | (i < klen ? k[i] : 0);
+	s->wbent[s->nwb++] = (struct sess_wbent){ sk, off, (uint32_t)klen, (uint32_t)n };
+	if (s->wb.len >= WB_MAX_BYTES)
+		return sess_flush_writes(s);
 	return HDB_OK;
 }
 

@@ -88,6 +88,11 @@ int hdb_table_create(struct hdb_session *s, const char *name, const struct hdb_c
 	rc = schema_new(name, 0, cols, ncols, &sc, err, sizeof(err));
 	if (rc)
 		return op_fail(s, &op, sess_err(s, rc, "table '%s': %s", name, err));
+	rc = profiles_check_columns(s, name, cols, ncols);
+	if (rc) {
+		hdb_schema_free(sc);
+		return op_fail(s, &op, rc);
+	}
 	rc = op_begin(s, true, &op);
 	if (rc) {
 		rc = op_fail(s, &op, rc);

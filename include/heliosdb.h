@@ -60,6 +60,7 @@ enum hdb_err {
 	HDB_EUNSUPPORTED = -17,/* format version or feature not supported */
 	HDB_EBUSY = -18,       /* resource busy (locked by another process) */
 	HDB_EAUDIT = -19,      /* the audit trail cannot be written: operation refused (fail closed) */
+	HDB_ECOMPLIANCE = -20, /* refused by a compliance profile rule (start, or e.g. a forbidden column) */
 };
 
 /* hdb_strerror - a static, human-readable name for an hdb_err code. */
@@ -117,6 +118,29 @@ const char *hdb_config_path(const struct hdb_config *cfg);
  * over cfg with every check a configuration file gets; all or nothing. */
 int hdb_config_apply(struct hdb_config *cfg, const char *toml_text);
 
+/* Compliance profiles.  compliance.profiles names them; hdb_config_add_profile
+ * adds one more (the CLI's --profile).  hdb_open() evaluates every rule of
+ * every profile before it touches data: a rule of severity "refuse" that
+ * fails makes it return HDB_ECOMPLIANCE (the refusal is recorded in the
+ * audit log when the database already exists); "warn" rules start and are
+ * recorded.  The callback sees every rule evaluated, in profile order. */
+struct hdb_rule_result {
+	const char *profile;      /* "hipaa" */
+	const char *id;           /* "HIPAA-164.312(b)" */
+	const char *citation;     /* "45 CFR 164.312(b)" */
+	const char *area;         /* encryption | audit | keys | storage | host | tls | schema */
+	const char *statement;    /* what the rule requires, one line */
+	const char *severity;     /* "refuse" | "warn" */
+	const char *status;       /* "pass" | "warn" | "fail" | "skip" (needs the open database) */
+	const char *required;     /* the requirement, e.g. ">= 2192" */
+	const char *actual;       /* the evidence: the actual value or fact */
+	const char *problem;      /* what is wrong ("" when it passes) */
+	const char *fix;          /* how to fix it */
+};
+typedef void (*hdb_rule_fn)(void *arg, const struct hdb_rule_result *r);
+int hdb_config_set_rule_callback(struct hdb_config *cfg, hdb_rule_fn fn, void *arg);
+int hdb_config_add_profile(struct hdb_config *cfg, const char *name);
+
 /* --------------------------------------------------------------- database */
 
 struct hdb_db;
@@ -170,6 +194,11 @@ struct hdb_retention_item {
 };
 typedef int (*hdb_retention_fn)(void *arg, const struct hdb_retention_item *it);
 int hdb_audit_retention(struct hdb_session *s, bool dry_run, hdb_retention_fn fn, void *arg);
+
+/* hdb_audit_access - records that `tool` ("audit-verify", "audit-report")
+ * is reading the audit log `input` (PCI DSS 10.2.1.3): one "audit_access"
+ * event, on disk before this returns.  HDB_OK when audit is disabled. */
+int hdb_audit_access(struct hdb_session *s, const char *tool, const char *input);
 
 /* hdb_checkpoint - forces a durable sync of the data file. */
 int hdb_checkpoint(struct hdb_db *db);

@@ -44,6 +44,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "toml.h"
 #include "util.h"
 
@@ -543,10 +545,13 @@ static int apply_profiles(struct loader *ld, const struct key_spec *ks, const ch
 			goto out_free_list;
 		}
 		s = toml_string(e, &len);
-		if (!s || !word_allowed(ks->allowed, s, len)) {
-			allowed_text(allowed, sizeof(allowed), ks->allowed);
-			rc = fail(ld, HDB_ECONFIG, ep.line, ep.col, "%s must be one of %s, got \"%s\"",
-			          ename, allowed, quote(q, sizeof(q), s ? s : "", s ? len : 0));
+		if (ks->allowed ? (!s || !word_allowed(ks->allowed, s, len)) : (!s || !config_profile_name_ok(s, len))) {
+			if (ks->allowed)
+				allowed_text(allowed, sizeof(allowed), ks->allowed);
+			else
+				snprintf(allowed, sizeof(allowed), "a profile name (1 to 32 of a-z, 0-9, '-', '_')");
+			rc = fail(ld, HDB_ECONFIG, ep.line, ep.col, "%s must be %s%s, got \"%s\"", ename,
+			          ks->allowed ? "one of " : "", allowed, quote(q, sizeof(q), s ? s : "", s ? len : 0));
 			goto out_free_list;
 		}
 		for (size_t j = 0; j < got; j++) {
@@ -1036,6 +1041,45 @@ out_close:
 	return rc;
 }
 
+/* resolve_paths - a relative path in a configuration file is relative to
+ * the file's directory, so a configuration can travel with what it names
+ * (examples/config/, /etc/heliosdb/).  Absolute paths are kept. */
+static int resolve_one(char **field, const char *file)
+{
+	if (!*field || (*field)[0] == '/' || (*field)[0] == '\0')
+		return HDB_OK;
+	const char *slash = strrchr(file, '/');
+	if (!slash)
+		return HDB_OK;   /* the file is in the working directory: relative stays relative */
+	size_t dl = (size_t)(slash - file) + 1;
+	const char *rel = *field;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	size_t fl = strlen(rel);
+	char *p = malloc(dl + fl + 1);
+	if (!p)
+		return HDB_ENOMEM;
+	memcpy(p, file, dl);
+	memcpy(p + dl, rel, fl + 1);
+	free(*field);
+	*field = p;
+	return HDB_OK;
+}
+
+static int resolve_paths(struct hdb_config *cfg, const char *file)
+{
+	char **fields[] = { &cfg->storage_path, &cfg->audit_log_file, &cfg->profile_dir, &cfg->ssl_cert_file,
+		            &cfg->ssl_key_file, &cfg->ssl_ca_file };
+	int rc = HDB_OK;
+	for (size_t i = 0; !rc && i < ARRAY_SIZE(fields); i++)
+		rc = resolve_one(fields[i], file);
+	if (!rc && cfg->key_kind == HDB_KEY_FILE)
+		rc = resolve_one(&cfg->key_arg, file);
+	if (rc)
+		snprintf(cfg->errmsg, sizeof(cfg->errmsg), "out of memory");
+	return rc;
+}
+
 int hdb_config_load(const char *path, struct hdb_config **ret_cfg)
 {
 	struct hdb_config *cfg;
@@ -1058,6 +1102,8 @@ int hdb_config_load(const char *path, struct hdb_config **ret_cfg)
 		return rc;
 	rc = config_load_text(cfg, text, len, path);
 	free(text);
+	if (rc == HDB_OK)
+		rc = resolve_paths(cfg, path);
 	if (rc == HDB_OK) {
 		cfg->source_file = dupstr(path);
 		if (!cfg->source_file) {
@@ -1241,4 +1287,118 @@ int hdb_config_apply(struct hdb_config *cfg, const char *toml_text)
 	if (!cfg || !toml_text)
 		return HDB_EINVAL;
 	return config_load_text(cfg, toml_text, strlen(toml_text), "<hdb_config_apply>");
+}
+
+/* ------------------------------------------------------------ profiles */
+
+bool config_profile_name_ok(const char *s, size_t len)
+{
+	if (!s || len == 0 || len > 32)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int hdb_config_set_rule_callback(struct hdb_config *cfg, hdb_rule_fn fn, void *arg)
+{
+	if (!cfg)
+		return HDB_EINVAL;
+	cfg->rule_fn = fn;
+	cfg->rule_arg = arg;
+	return HDB_OK;
+}
+
+int hdb_config_add_profile(struct hdb_config *cfg, const char *name)
+{
+	if (!cfg || !name)
+		return HDB_EINVAL;
+	if (!config_profile_name_ok(name, strlen(name))) {
+		snprintf(cfg->errmsg, sizeof(cfg->errmsg),
+		         "profile name '%.40s' is not valid: use 1 to 32 of a-z, 0-9, '-', '_'", name);
+		return HDB_ECONFIG;
+	}
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if (strcmp(cfg->profiles[i], name) == 0)
+			return HDB_OK;
+	char **v = realloc(cfg->profiles, (cfg->nprofiles + 1) * sizeof(*v));
+	if (!v)
+		return HDB_ENOMEM;
+	cfg->profiles = v;
+	if (!(v[cfg->nprofiles] = dupstr(name)))
+		return HDB_ENOMEM;
+	cfg->nprofiles++;
+	return HDB_OK;
+}
+
+static const char *source_kind_name(enum hdb_key_source_kind k)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].kind == K_KEYSRC && keys[i].srckind == (int)k)
+			return leaf(keys[i].name);
+	return NULL;
+}
+
+struct json_object *config_effective_json(const struct hdb_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o || !cfg)
+		goto fail;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_spec *ks = &keys[i];
+		struct json_object *v = NULL;
+		const void *f = ks->kind == K_TABLE || ks->kind == K_ALIAS || ks->kind == K_KEYSRC ? NULL
+		                                                                               : cfield_ptr(cfg, ks);
+		if (!f)
+			continue;
+		switch (ks->ftype) {
+		case F_BOOL: v = json_object_new_boolean(*(const bool *)f); break;
+		case F_U32: v = json_object_new_int64(*(const uint32_t *)f); break;
+		case F_U64: v = json_object_new_uint64(*(const uint64_t *)f); break;
+		case F_STR: {
+			const char *str = *(char *const *)f;
+			v = str ? json_object_new_string(str) : NULL;
+			if (str && !v)
+				goto fail;
+			break;
+		}
+		case F_STRV: {
+			char *const *list = *(char **const *)f;
+			if (!(v = json_object_new_array()))
+				goto fail;
+			for (size_t j = 0; list && j < cfg->nprofiles; j++) {
+				struct json_object *e = json_object_new_string(list[j]);
+				if (!e || json_object_array_add(v, e)) {
+					json_object_put(e);
+					json_object_put(v);
+					goto fail;
+				}
+			}
+			break;
+		}
+		case F_NONE: continue;
+		}
+		if ((ks->ftype != F_STR && !v) || json_object_object_add(o, ks->name, v)) {
+			json_object_put(v);
+			goto fail;
+		}
+	}
+	const char *kind = source_kind_name(cfg->key_kind);
+	if (kind) {
+		char name[64];
+		snprintf(name, sizeof(name), "encryption.key_source.%s", kind);
+		struct json_object *k = json_object_new_string(kind);
+		if (!k || json_object_object_add(o, "encryption.key_source", k))
+			goto fail;
+		struct json_object *a = cfg->key_arg ? json_object_new_string(cfg->key_arg) : NULL;
+		if (json_object_object_add(o, name, a))
+			goto fail;
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
 }

@@ -69,7 +69,22 @@ struct hdb_config {
 	/* [compliance] */
 	char **profiles;
 	size_t nprofiles;
+	char *profile_dir;
+
+	/* set programmatically: sees every compliance rule evaluated at open */
+	hdb_rule_fn rule_fn;
+	void *rule_arg;
 };
+
+/* config_profile_name_ok - a profile name: 1..32 of [a-z0-9_-]. */
+bool config_profile_name_ok(const char *s, size_t len);
+/* config_effective_json - the effective configuration as one JSON object
+ * {"dotted.key": value, ...} in key-table order (so its text is canonical):
+ * every key of config_keys.def, plus "encryption.key_source" (the source
+ * kind: File, Environment, Password, Credential) and its argument under
+ * "encryption.key_source.<Kind>".  Holds no secret: the password is never
+ * included.  Returns a json-c object (json_object_put it) or NULL. */
+struct json_object *config_effective_json(const struct hdb_config *cfg);
 
 /* config_defaults - fills a zeroed struct with defaults.  HDB_OK/HDB_ENOMEM. */
 int config_defaults(struct hdb_config *cfg);

@@ -176,6 +176,7 @@ const char *hdb_strerror(int rc)
 	case HDB_EUNSUPPORTED: return "unsupported";
 	case HDB_EBUSY: return "busy";
 	case HDB_EAUDIT: return "audit trail unavailable";
+	case HDB_ECOMPLIANCE: return "refused by compliance profile";
 	default: return "unknown error";
 	}
 }

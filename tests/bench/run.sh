@@ -28,4 +28,14 @@ for a in ${BENCH_ARGS:-}; do
 	case "$a" in --quick | --strict) audit_args+=("$a") ;; esac
 done
 build/bench/bench_audit "${audit_args[@]}" || status=1
+
+# --- reporter (issue 5): audit-report over 1M records, time and peak memory
+echo
+echo "== audit-report over 1M records (target <= 10 s, <= 64 MiB)"
+report_args=()
+for a in ${BENCH_ARGS:-}; do
+	case "$a" in --quick | --strict) report_args+=("$a") ;; esac
+done
+tests/bench/bench_report.sh "${report_args[@]}" || status=1
+# --- end reporter
 exit $status

@@ -84,7 +84,7 @@ verify() { hdbx audit-verify --input "${1:-$LOG}" --pubkey "${2:-$PUB}"; }
 	head -n 21 "$LOG" >"$T/x" && mv "$T/x" "$LOG"
 	verify
 	expect_status 1
-	expect_out_contains "$LOG:21: seq 20: unsigned tail"
+	expect_out_contains "$LOG:21: seq 21: unsigned tail"
 	expect_out_contains "not at a clean stop"
 }
 
@@ -92,7 +92,7 @@ verify() { hdbx audit-verify --input "${1:-$LOG}" --pubkey "${2:-$PUB}"; }
 	head -n 27 "$LOG" >"$T/x" && mv "$T/x" "$LOG"
 	verify
 	expect_status 1
-	expect_out_contains "$LOG:22: seq 20: unsigned tail (truncated or incomplete): records after seq 20 are not covered by a signature"
+	expect_out_contains "$LOG:22: seq 22: unsigned tail (truncated or incomplete): records after seq 20 are not covered by a signature"
 }
 
 @test "audit-verify: segments verify; a removed middle segment is found" {
@@ -145,4 +145,23 @@ verify() { hdbx audit-verify --input "${1:-$LOG}" --pubkey "${2:-$PUB}"; }
 	hdbx audit-verify --input "$T/nothing-here.log" --pubkey "$PUB"
 	expect_status 1
 	no_crash
+}
+
+@test "audit-verify --config records the reading (audit_access) before it verifies the database's own log" {
+	printf '[storage]\npath = "%s"\n' "$T/db" >"$T/c.toml"
+	hdbx init --config "$T/c.toml"
+	expect_status 0
+	local before
+	before=$(grep -c '"event_type":"audit_access"' "$T/db.audit/audit.log" || true)
+	[ "$before" -eq 0 ]
+	hdbx audit-verify --config "$T/c.toml"
+	expect_status 0
+	expect_out_contains "chain verified"
+	run jq -c 'select(.event_type == "audit_access") | [.application, .object, .detail.tool, .detail.input, .outcome]' \
+		"$T/db.audit/audit.log"
+	[ "$output" = "[\"audit-verify\",\"audit_log\",\"audit-verify\",\"$T/db.audit/audit.log\",\"success\"]" ]
+	# without a database (an auditor's copy) nothing can be recorded, and --input/--pubkey are needed
+	hdbx audit-verify --pubkey "$T/db.audit/audit.log.pub"
+	expect_status 2
+	expect_err_contains "--input and --pubkey are required, or --config"
 }

@@ -364,7 +364,7 @@ static void test_truncated_to_checkpoint(void **state)
 	struct audit_verify_result res;
 	assert_int_equal(verify_one(dir, &l, NULL, &fs, &res), HDB_ECORRUPT);
 	expect_first(&fs, AUDIT_TRUNCATED, "audit.log", 21);
-	assert_int_equal(fs.f[0].seq, 20);
+	assert_int_equal(fs.f[0].seq, 21);   /* the checkpoint record itself */
 	assert_int_equal(res.last_signed_seq, 20);
 	assert_int_equal(fs.n, 1);
 	log_free(&l);
@@ -384,7 +384,7 @@ static void test_truncated_mid_tail(void **state)
 	assert_int_equal(verify_one(dir, &l, NULL, &fs, &res), HDB_ECORRUPT);
 	/* records 22..27 follow the checkpoint at line 21 (signing seq 20) */
 	expect_first(&fs, AUDIT_TRUNCATED, "audit.log", 22);
-	assert_int_equal(fs.f[0].seq, 20);
+	assert_int_equal(fs.f[0].seq, 22);   /* the line's own record */
 	assert_non_null(strstr(fs.f[0].detail, "records after seq 20 are not covered by a signature"));
 	log_free(&l);
 	tu_rmrf(dir);

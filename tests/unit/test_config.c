@@ -559,10 +559,13 @@ static void test_allowed_words(void **state)
 	                    FILE_NAME ":2:10: audit.redact must be one of \"literals\" or \"hmac\", got \"none\"");
 	expect_config_error("[audit]\nrotate_interval = \"monthly\"\n",
 	                    FILE_NAME ":2:19: audit.rotate_interval must be one of \"hourly\", \"daily\", \"weekly\" or \"none\", got \"monthly\"");
-	expect_config_error("[server.ssl]\nmin_tls_version = \"1.1\"\n",
-	                    FILE_NAME ":2:19: server.ssl.min_tls_version must be one of \"1.2\" or \"1.3\", got \"1.1\"");
-	expect_config_error("[compliance]\nprofiles = [\"hipaa\", \"sox\"]\n",
-	                    FILE_NAME ":2:22: compliance.profiles[1] must be one of \"hipaa\", \"pci-dss\", \"gdpr\" or \"development\", got \"sox\"");
+	expect_config_error("[server.ssl]\nmin_tls_version = \"1.4\"\n",
+	                    FILE_NAME ":2:19: server.ssl.min_tls_version must be one of \"1.0\", \"1.1\", \"1.2\" or "
+	                    "\"1.3\", got \"1.4\"");
+	/* a profile name is a file name in the profile directory, never a path */
+	expect_config_error("[compliance]\nprofiles = [\"hipaa\", \"../etc/x\"]\n",
+	                    FILE_NAME ":2:22: compliance.profiles[1] must be a profile name (1 to 32 of a-z, 0-9, '-', "
+	                    "'_'), got \"../etc/x\"");
 	expect_config_error("[compliance]\nprofiles = [\"gdpr\", \"gdpr\"]\n",
 	                    FILE_NAME ":2:21: compliance.profiles lists \"gdpr\" twice");
 	/* quoted user text is escaped */
@@ -626,11 +629,11 @@ static void test_error_line_in_long_file(void **state)
 {
 	(void)state;
 	char text[4096];
-	snprintf(text, sizeof(text), "%s\n[compliance]\nprofiles = [\n  \"hipaa\",\n  \"gdpr\",\n  \"soc2\",\n]\n",
+	snprintf(text, sizeof(text), "%s\n[compliance]\nprofiles = [\n  \"hipaa\",\n  \"gdpr\",\n  \"SOC 2\",\n]\n",
 	         hipaa_example);
 	/* hipaa_example has 26 lines; the bad element is on line 32. */
-	expect_config_error(text, FILE_NAME ":32:3: compliance.profiles[2] must be one of \"hipaa\", "
-	                    "\"pci-dss\", \"gdpr\" or \"development\", got \"soc2\"");
+	expect_config_error(text, FILE_NAME ":32:3: compliance.profiles[2] must be a profile name (1 to 32 of a-z, "
+	                    "0-9, '-', '_'), got \"SOC 2\"");
 }
 
 static void test_toml_syntax_error(void **state)

@@ -214,6 +214,52 @@ static void test_txn_commit_abort(void **state)
 	assert_int_equal(hdb_commit(f->s), HDB_OK);
 }
 
+/* puts of a write txn wait in a buffer and are applied in LMDB key order
+ * (engine/session.c): every later call in the txn sees them, the last put
+ * of a key wins, a delete after a put deletes, an abort drops them */
+static void test_buffered_writes(void **state)
+{
+	struct fx *f = *state;
+	void *v;
+	size_t n;
+	char k[16], val[16];
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	for (int i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "k%03d", i % 200);
+		snprintf(val, sizeof(val), "v%d", i);
+		assert_int_equal(hdb_kv_put(f->s, "wb", k, strlen(k), val, strlen(val)), HDB_OK);
+	}
+	struct hdb_kv_op del = { "k007", 4, NULL, 0 };
+	assert_int_equal(hdb_kv_write_batch(f->s, "wb", &del, 1), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "k007", 4, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "k050", 4, &v, &n), HDB_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(v, "v250", 4);
+	hdb_free(v);
+	assert_int_equal(hdb_kv_put(f->s, "wb", "k050", 4, "last", 4), HDB_OK);
+	struct scanacc a = { 0 };
+	assert_int_equal(hdb_kv_scan(f->s, "wb", kv_count, &a), HDB_OK);
+	assert_int_equal(a.n, 199);
+	assert_int_equal(hdb_kv_put(f->s, "wb", "k199", 4, "gone", 4), HDB_OK);
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "k050", 4, &v, &n), HDB_OK);
+	assert_memory_equal(v, "last", 4);
+	hdb_free(v);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "k199", 4, &v, &n), HDB_OK);
+	assert_memory_equal(v, "gone", 4);
+	hdb_free(v);
+	/* an aborted txn's buffered puts never reach the store */
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "wb", "knew", 4, "x", 1), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "wb", "k050", 4, "y", 1), HDB_OK);
+	assert_int_equal(hdb_abort(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "knew", 4, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_get(f->s, "wb", "k050", 4, &v, &n), HDB_OK);
+	assert_memory_equal(v, "last", 4);
+	hdb_free(v);
+	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
+}
+
 static const struct hdb_column_def employee_cols[] = {
 	{ "id", HDB_T_INT4, true, 1 },
 	{ "ssn", HDB_T_TEXT, false, 0 },
@@ -882,6 +928,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kv_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv_batch_and_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_commit_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
