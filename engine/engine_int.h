@@ -116,6 +116,10 @@ struct engine_audit {
 	struct hdb_session *sess;         /* the shipper's own session */
 	pthread_t thr;
 	bool thr_started, sync_init;
+	pthread_t ret_thr;                /* retention after a rotation (engine/trail.c) */
+	bool ret_started;                 /* guarded by mu */
+	bool ret_done;                    /* the last run finished: ret_thr may be joined */
+	bool ret_closed;                  /* closing: no new run (guarded by mu) */
 	pthread_mutex_t mu;               /* guards everything below */
 	pthread_cond_t wake, progress;
 	struct qev **q;

@@ -702,6 +702,39 @@ static int from_memory(struct engine_audit *a, struct buf *lines, uint64_t *ret_
 	return rc;
 }
 
+/* Retention at rotation: the running engine applies audit.retention.days
+ * as audit-retention does, in a worker thread (it waits for its anchor
+ * records to be shipped, which the shipper cannot do for itself).  A
+ * failure is left for the next rotation or the audit-retention verb: the
+ * anchors already shipped keep the log verifiable either way. */
+static void *retention_worker(void *arg)
+{
+	struct hdb_db *db = arg;
+	struct engine_audit *a = &db->audit;
+	struct hdb_session *s = NULL;
+	if (sess_open_internal(db, &s) == HDB_OK)
+		(void)hdb_audit_retention(s, false, NULL, NULL);
+	hdb_session_close(s);
+	pthread_mutex_lock(&a->mu);
+	a->ret_done = true;
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+static void retention_kick(struct hdb_db *db)
+{
+	struct engine_audit *a = &db->audit;
+	pthread_mutex_lock(&a->mu);
+	if (!(a->ret_started && !a->ret_done) && !a->stop && !a->ret_closed) {
+		if (a->ret_started)
+			pthread_join(a->ret_thr, NULL);   /* finished: it no longer needs mu */
+		a->ret_started = a->ret_done = false;
+		if (pthread_create(&a->ret_thr, NULL, retention_worker, db) == 0)
+			a->ret_started = true;
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
 /* Ships outbox records after the log's last one; returns HDB_OK with
  * *ret_more when a batch limit stopped it early. */
 static int ship(struct engine_audit *a, bool *ret_more)
@@ -817,6 +850,7 @@ append:
 				(void)enqueue(a, q, NULL);
 		}
 		buf_free(&d);
+		retention_kick(s->db);
 	}
 	if (a->journald != JD_OFF) {
 		const char *p = (const char *)lines.p, *end = p + lines.len;
@@ -1378,6 +1412,27 @@ void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_ou
 void trail_close(struct hdb_db *db)
 {
 	struct engine_audit *a = &db->audit;
+	/* a retention run in progress needs the shipper: it ends first, and
+	 * no rotation starts another one */
+	bool join = false;
+	if (a->on && a->thr_started) {
+		/* ship what is committed while the shipper runs, so that a
+		 * rotation it causes gets its retention run too */
+		pthread_mutex_lock(&a->mu);
+		uint64_t want = a->want_seq;
+		pthread_mutex_unlock(&a->mu);
+		if (want)
+			(void)wait_shipped(a, 0, want);
+	}
+	if (a->sync_init) {
+		pthread_mutex_lock(&a->mu);
+		a->ret_closed = true;
+		join = a->ret_started;
+		a->ret_started = false;
+		pthread_mutex_unlock(&a->mu);
+	}
+	if (join)
+		pthread_join(a->ret_thr, NULL);
 	if (a->on && a->thr_started) {
 		struct buf d = { 0 };
 		audit_detail_begin(&d);
