@@ -11,9 +11,17 @@
  * since N is only known then (libharu keeps every page's content stream
  * open until the document is saved).
  *
+ * Text is WinAnsi (Windows-1252), the encoding of the standard fonts: the
+ * log's UTF-8 is converted, so Western European names ("José Müller",
+ * "Søren", "Œuvre") print as written; a character outside Windows-1252
+ * ("Łukasz") prints as '?', and the JSON output has every name exactly.
+ * (Embedding a Unicode TrueType font was tried: libharu 2.3.0 then writes
+ * an invalid ToUnicode CMap, which PDF readers warn about.)
+ *
  * Text from the log is untrusted: every string is reduced to printable
- * ASCII (other bytes become '?') and truncated to its cell; nothing from
- * the log reaches the PDF other than as text operands.
+ * Windows-1252 (control characters become spaces, invalid UTF-8 '?') and
+ * truncated to its cell; nothing from the log reaches the PDF other than
+ * as text operands.
  *
  * libharu reports errors through a handler (on_error) which only records
  * the first one: every call after an error is harmless, and the writer
@@ -60,20 +68,53 @@ static void on_error(HPDF_STATUS e, HPDF_STATUS detail, void *user)
 	}
 }
 
-/* clean - printable ASCII only, at most cap - 1 bytes. */
+/* utf8_len - the length of the valid UTF-8 character at s, or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (n == 0 || (n == 2 && s[0] < 0xC2) || (n == 4 && s[0] > 0xF4))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xE0 && s[1] < 0xA0) || (n == 3 && s[0] == 0xED && s[1] >= 0xA0) ||
+	    (n == 4 && s[0] == 0xF0 && s[1] < 0x90) || (n == 4 && s[0] == 0xF4 && s[1] >= 0x90))
+		return 0;   /* overlong, surrogate, beyond U+10FFFF */
+	return n;
+}
+
+/* cp1252 - the Windows-1252 byte of code point u, or 0. */
+static unsigned char cp1252(unsigned u)
+{
+	static const unsigned short hi[32] = {   /* 0x80..0x9F */
+		0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,
+		0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+		0x0153, 0, 0x017E, 0x0178,
+	};
+	if (u >= 0x20 && u < 0x7f)
+		return (unsigned char)u;
+	if (u >= 0xA0 && u <= 0xFF)
+		return (unsigned char)u;
+	for (unsigned i = 0; i < 32; i++)
+		if (hi[i] && hi[i] == u)
+			return (unsigned char)(0x80 + i);
+	return 0;
+}
+
+/* clean - printable Windows-1252 from UTF-8, at most cap - 1 bytes. */
 static void clean(const char *in, char *out, size_t cap)
 {
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
 	size_t o = 0;
-	for (; in && *in && o + 1 < cap; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c >= 0x80) {
-			/* one '?' per UTF-8 character, not per byte */
-			while ((unsigned char)in[1] >= 0x80 && ((unsigned char)in[1] & 0xC0) == 0x80)
-				in++;
-			c = '?';
-		} else if (c < 0x20 || c == 0x7f)
-			c = ' ';
-		out[o++] = (char)c;
+	while (*s && o + 1 < cap) {
+		size_t n = utf8_len(s);
+		unsigned u = n == 1 ? s[0] : n == 2 ? (s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu)
+		           : n == 3 ? (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu)
+		           : n == 4 ? (s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu)
+		                    : 0xFFFD;
+		unsigned char c = u < 0x20 || u == 0x7f || (u >= 0x80 && u < 0xA0) ? ' ' : cp1252(u);
+		out[o++] = (char)(c ? c : '?');
+		s += n ? n : 1;
 	}
 	out[o] = '\0';
 }
@@ -103,21 +144,34 @@ static void fit(HPDF_Font font, float size, const char *s, float width, char *ou
 	}
 }
 
-static void text_at(struct pdf *p, HPDF_Font font, float size, float x, float y, const char *s)
+/* text_out - text already made Windows-1252 by clean() (cleaning twice
+ * would turn its accented letters into '?'). */
+static void text_out(struct pdf *p, HPDF_Font font, float size, float x, float y, const char *c)
 {
-	char c[1024];
-	clean(s, c, sizeof(c));
 	HPDF_Page_BeginText(p->page);
 	HPDF_Page_SetFontAndSize(p->page, font, size);
 	HPDF_Page_TextOut(p->page, x, y, c);
 	HPDF_Page_EndText(p->page);
 }
 
+/* text_at - UTF-8 text from anywhere */
+static void text_at(struct pdf *p, HPDF_Font font, float size, float x, float y, const char *s)
+{
+	char c[1024];
+	clean(s, c, sizeof(c));
+	text_out(p, font, size, x, y, c);
+}
+
+static void text_right_out(struct pdf *p, HPDF_Font font, float size, float xr, float y, const char *c)
+{
+	text_out(p, font, size, xr - tw(font, size, c), y, c);
+}
+
 static void text_right(struct pdf *p, HPDF_Font font, float size, float xr, float y, const char *s)
 {
 	char c[1024];
 	clean(s, c, sizeof(c));
-	text_at(p, font, size, xr - tw(font, size, c), y, c);
+	text_right_out(p, font, size, xr, y, c);
 }
 
 static void new_page(struct pdf *p)
@@ -170,7 +224,7 @@ static void para_at(struct pdf *p, HPDF_Font font, float size, float x, float w,
 		memcpy(line, t, k);
 		line[k] = '\0';
 		need(p, lh);
-		text_at(p, font, size, x, p->y - size, line);
+		text_out(p, font, size, x, p->y - size, line);
 		p->y -= lh;
 		t += n;
 		while (*t == ' ')
@@ -301,9 +355,9 @@ static void table_head(struct pdf *p, const struct col *c, size_t n)
 		char t[256];
 		fit(p->fb, CELL_SIZE, c[i].head, c[i].w - 6, t, sizeof(t));
 		if (c[i].right)
-			text_right(p, p->fb, CELL_SIZE, x + c[i].w - 3, p->y - ROW_H + 4, t);
+			text_right_out(p, p->fb, CELL_SIZE, x + c[i].w - 3, p->y - ROW_H + 4, t);
 		else
-			text_at(p, p->fb, CELL_SIZE, x + 3, p->y - ROW_H + 4, t);
+			text_out(p, p->fb, CELL_SIZE, x + 3, p->y - ROW_H + 4, t);
 		x += c[i].w;
 	}
 	p->y -= ROW_H;
@@ -337,9 +391,9 @@ static void table_row(struct pdf *p, const struct col *c, size_t n, const char *
 		char t[512];
 		fit(font, size, s, c[i].w - 6 - off, t, sizeof(t));
 		if (c[i].right)
-			text_right(p, font, size, x + c[i].w - 3, p->y - ROW_H + 4, t);
+			text_right_out(p, font, size, x + c[i].w - 3, p->y - ROW_H + 4, t);
 		else
-			text_at(p, font, size, x + 3 + off, p->y - ROW_H + 4, t);
+			text_out(p, font, size, x + 3 + off, p->y - ROW_H + 4, t);
 		x += c[i].w;
 	}
 	p->y -= ROW_H;

@@ -409,3 +409,21 @@ assert len(kids) >= 8, (titles, kids)
 	# no temporary file is left behind by any of these
 	[ -z "$(find "$T" -name '*.tmp.*')" ]
 }
+
+@test "audit-report: names outside ASCII: Windows-1252 ones print in the PDF, the JSON keeps every one exactly" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	USER="José Müller" "$HDB_BIN" stats --path "$T/db" >/dev/null
+	USER="Łukasz Żółć" "$HDB_BIN" stats --path "$T/db" >/dev/null
+	printf '[storage]\npath = "%s"\n' "$T/db" >"$T/c.toml"
+	hdbx audit-report --config "$T/c.toml" --type access-review --output "$T/r.pdf"
+	expect_status 0
+	pdf_ok "$T/r.pdf"
+	t=$(txt "$T/r.pdf")
+	grep -q "José Müller" <<<"$t" || { echo "$t" | grep -i "jos"; false; }
+	# Ł and Ż are not in Windows-1252 (the standard fonts' encoding): '?'; ó is
+	grep -q "?ukasz ?ó??" <<<"$t"
+	hdbx audit-report --config "$T/c.toml" --type access-review --format json --output "$T/r.json"
+	expect_status 0
+	[ "$(jq -r '[.access.by_user[].user] | map(select(. == "Łukasz Żółć" or . == "José Müller")) | length' "$T/r.json")" = 2 ]
+}
