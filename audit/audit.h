@@ -113,6 +113,24 @@ void audit_genesis(const char *db_id, struct audit_head *ret);
 int audit_record_encode(const struct audit_ctx *ctx, const struct audit_event *ev, struct audit_head *head,
                         struct buf *out);
 
+/* What audit_record_encode_ex reports about the record it wrote: the
+ * members journald needs that the event does not hold. */
+struct audit_record_info {
+	uint64_t seq;
+	int64_t time_us;            /* the timestamp member's time */
+	unsigned char event_id[16];
+	unsigned char prev_hash[32];
+	unsigned char hash[32];
+};
+/* audit_record_encode_ex - audit_record_encode, and *ret_info (may be
+ * NULL) describes the record.  The line's bytes are the same. */
+int audit_record_encode_ex(const struct audit_ctx *ctx, const struct audit_event *ev, struct audit_head *head,
+                           struct buf *out, struct audit_record_info *ret_info);
+/* audit_utf8_clean - appends s[0..n) with every byte that is not part of
+ * well-formed UTF-8 replaced by U+FFFD: a string member's value as a JSON
+ * parser reads it back from the record. */
+int audit_utf8_clean(struct buf *b, const char *s, size_t n);
+
 /* audit_line_hash - recomputes a line's hash from prev (32 bytes) and the
  * line (with or without its newline).  HDB_ECORRUPT if the line does not
  * end in a well-formed hash member.  ret_claimed gets the hash the line
@@ -239,6 +257,24 @@ int audit_dir_logs(const char *dir, char ***ret, size_t *ret_n, char *err, size_
  * and PRIORITY by outcome (success: the type's priority; failure: err (3);
  * denied: warning (4)).  HDB_EIO when journald refuses or is absent. */
 int audit_journal_send(const char *line, size_t n, char *err, size_t errlen);
+/* Prepared journald entries.  An entry is built once, when its record is
+ * encoded (audit_journal_entry, from the event: no JSON is parsed), or
+ * from a record line (audit_journal_entry_from_line, json-c: for records
+ * read back from storage), and sent with audit_journal_entry_send (one
+ * sd_journal_sendv, iovecs pointing into the entry).  Both builders give
+ * the same bytes for the same record: the fields audit_journal_send
+ * sends.  Entries are appended to a buffer back to back; the layout is
+ * private to journal.c: u32 size of the whole entry, u32 field count,
+ * u64 seq, then per field u32 length and "NAME=value". */
+int audit_journal_entry(const struct audit_ctx *ctx, const struct audit_event *ev,
+                        const struct audit_record_info *info, const char *line, size_t n, struct buf *out);
+int audit_journal_entry_from_line(const char *line, size_t n, struct buf *out, char *err, size_t errlen);
+/* audit_journal_entry_size - the size of the entry at p (avail bytes
+ * there), and its seq; 0 when p does not hold a whole entry. */
+size_t audit_journal_entry_size(const void *p, size_t avail, uint64_t *ret_seq);
+/* audit_journal_entry_send - sends the entry at p (as sized above).
+ * HDB_EIO when journald refuses or is absent. */
+int audit_journal_entry_send(const void *p, size_t size, char *err, size_t errlen);
 /* audit_journal_available - whether a journald socket is there. */
 bool audit_journal_available(void);
 /* Beyond those listed above, audit_journal_send also sends HELIOSDB_ERROR,

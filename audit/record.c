@@ -463,6 +463,12 @@ enum { S_ERROR, S_USER, S_SOURCE_IP, S_APPLICATION, S_SESSION, S_TABLE, S_OBJECT
 int audit_record_encode(const struct audit_ctx *ctx, const struct audit_event *ev, struct audit_head *head,
                         struct buf *out)
 {
+	return audit_record_encode_ex(ctx, ev, head, out, NULL);
+}
+
+int audit_record_encode_ex(const struct audit_ctx *ctx, const struct audit_event *ev, struct audit_head *head,
+                           struct buf *out, struct audit_record_info *ret_info)
+{
 	if (!ctx || !ev || !head || !out || !ev_valid(ev->type) || !audit_outcome_name(ev->outcome) ||
 	    head->seq == UINT64_MAX)
 		return HDB_EINVAL;
@@ -554,8 +560,48 @@ int audit_record_encode(const struct audit_ctx *ctx, const struct audit_event *e
 	p = put_hex(p, h, 32);
 	p = PUT(p, "\"}\n");
 	out->len += (size_t)(p - start);
+	if (ret_info) {
+		ret_info->seq = seq;
+		ret_info->time_us = t;
+		memcpy(ret_info->event_id, id, 16);
+		memcpy(ret_info->prev_hash, head->hash, 32);
+		memcpy(ret_info->hash, h, 32);
+	}
 	head->seq = seq;
 	memcpy(head->hash, h, 32);
+	return HDB_OK;
+}
+
+int audit_utf8_clean(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n && u[i] < 0x80)
+		i++;
+	if (i == n)
+		return buf_append(b, s, n);
+	if (n > (SIZE_MAX - 8) / 3)
+		return HDB_ENOMEM;
+	int rc = buf_reserve(b, 3 * n);
+	if (rc)
+		return rc;
+	char *p = (char *)b->p + b->len;
+	memcpy(p, s, i);
+	p += i;
+	while (i < n) {
+		size_t k = u[i] < 0x80 ? 1 : utf8_len(u + i, n - i);
+		if (k) {
+			memcpy(p, u + i, k);
+			p += k;
+			i += k;
+		} else {
+			*p++ = (char)0xEF; /* U+FFFD, as esc() writes it */
+			*p++ = (char)0xBF;
+			*p++ = (char)0xBD;
+			i++;
+		}
+	}
+	b->len = (size_t)(p - (char *)b->p);
 	return HDB_OK;
 }
 

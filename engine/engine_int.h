@@ -140,6 +140,7 @@ struct engine_audit {
 	struct trail_block **mem;
 	size_t nmem, capmem, mem_bytes;
 	unsigned writers;                 /* durability sync: sessions in or entering a write txn */
+	struct trail_journal *jd;         /* the journald sender (engine/trail.c); NULL: journald off */
 };
 
 struct hdb_db {

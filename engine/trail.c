@@ -8,8 +8,10 @@
  * data, under 'A' || u64 seq; the chain head (seq, hash) is kept in
  * "meta" in that transaction too.  Commit makes both durable with one
  * fsync.  After the commit a shipper thread appends outbox records, in seq
- * order, to the JSON log (one write, one fdatasync per batch) and to
- * journald, and later deletes what the log holds.  At open, anything the
+ * order, to the JSON log (one write, one fdatasync per batch), hands their
+ * journald entries (prepared when each record was encoded) to a sender
+ * thread of its own (struct trail_journal), and later deletes what the log
+ * holds.  At open, anything the
  * log lacks is shipped first; so a crash anywhere loses no record of a
  * committed write.
  *
@@ -26,7 +28,10 @@
  * the attempt is still evidence.
  *
  * Fail closed.  When the log file cannot be written (disk full, I/O error)
- * or journald is gone with audit.journald = "required", the pipeline is
+ * or journald refuses an entry with audit.journald = "required" (the
+ * sender retries that entry every second, the shipper appends nothing
+ * more meanwhile; with durability "sync" a call also waits for journald
+ * to take its record), the pipeline is
  * failed: with audit.on_failure = "block" every operation is refused with
  * HDB_EAUDIT until the shipper, retrying every second, succeeds again; then
  * an "audit_failure" record states the window and the refused operations.
@@ -127,19 +132,60 @@ static struct qev *qev_new(const struct audit_event *ev)
 struct trail_block {
 	uint64_t first, last;
 	unsigned char hash[32];
-	size_t len;
+	size_t len;             /* bytes of lines */
+	size_t jlen;            /* then this many bytes of journald entries (0: none kept) */
 	char lines[];
 };
 #define MEM_MAX_BYTES ((size_t)64 << 20)
 
-/* Keeps a line the session's open write txn just sealed into the outbox. */
-static void txn_line_keep(struct hdb_session *s, const struct buf *line, size_t off, uint64_t seq)
+/* The journald sender (journald = "required" or "best_effort").  Entries
+ * are prepared when their record is encoded (audit_journal_entry: the
+ * fields come from the event, no JSON is parsed), travel with the lines,
+ * and once the lines are in the log the shipper queues them here, in seq
+ * order, as one chunk per append.  A thread of its own sends them, so the
+ * log append never waits for journald, except that "required" gives the
+ * shipper backpressure when JD_QUEUE_MAX records wait.  All fields are
+ * guarded by the audit mutex (a->mu). */
+#define JD_QUEUE_MAX 16384      /* records waiting for journald */
+struct jd_chunk {
+	struct jd_chunk *next;
+	size_t len, pos;        /* bytes of entries; the next one to send */
+	uint64_t last;          /* seq of the last entry */
+	size_t count;           /* entries */
+	unsigned char data[];
+};
+struct trail_journal {
+	pthread_t thr;
+	bool started;
+	bool stop;              /* set by trail_close once the shipper has stopped */
+	bool down;              /* required: the last send failed; retried every second */
+	pthread_cond_t cv;      /* wakes the sender */
+	pthread_cond_t space;   /* wakes a shipper waiting for room */
+	struct jd_chunk *head, *tail;
+	size_t queued;          /* entries in the queue */
+	uint64_t sent_seq;      /* every record up to here was handed to journald (or counted as failed) */
+	char err[256];
+};
+
+/* Keeps a record the session's open write txn just sealed into the
+ * outbox: its line, and with journald on its prepared entry (then each
+ * record is kept as u32 line length, line, entry). */
+static void txn_line_keep(struct hdb_session *s, const char *line, size_t n, const struct buf *jent, uint64_t seq)
 {
 	if (s->txn_lines_bad)
 		return;
 	if (!s->txn_lines_first)
 		s->txn_lines_first = seq;
-	if (buf_append(&s->txn_lines, line->p + off, line->len - off) != HDB_OK) {
+	int rc = HDB_OK;
+	if (jent) {
+		uint32_t l = (uint32_t)n;
+		rc = buf_append(&s->txn_lines, &l, 4);
+	}
+	if (!rc)
+		rc = buf_append(&s->txn_lines, line, n);
+	if (!rc && jent)
+		rc = buf_append(&s->txn_lines, jent->p, jent->len);
+	if (rc != HDB_OK) {
 		s->txn_lines_bad = true;
 		buf_free(&s->txn_lines);
 	}
@@ -173,10 +219,45 @@ static void mem_push_locked(struct engine_audit *a, struct hdb_session *s)
 	b->first = s->txn_lines_first;
 	b->last = s->ahead.seq;
 	memcpy(b->hash, s->ahead.hash, 32);
-	b->len = s->txn_lines.len;
-	memcpy(b->lines, s->txn_lines.p, b->len);
+	if (a->jd) {
+		/* split u32 len | line | entry ... into lines, then entries */
+		const unsigned char *p = s->txn_lines.p, *end = p + s->txn_lines.len;
+		size_t ll = 0, el = 0;
+		char *lines = b->lines;
+		for (; end - p >= 4;) {
+			uint32_t n;
+			memcpy(&n, p, 4);
+			p += 4 + n;
+			size_t es = p <= end ? audit_journal_entry_size(p, (size_t)(end - p), NULL) : 0;
+			if (!es)
+				break;
+			memcpy(lines + ll, p - n, n);
+			ll += n;
+			p += es;
+		}
+		if (p != end) {
+			free(b);
+			return;
+		}
+		p = s->txn_lines.p;
+		for (; p < end;) {
+			uint32_t n;
+			memcpy(&n, p, 4);
+			p += 4 + n;
+			size_t es = audit_journal_entry_size(p, (size_t)(end - p), NULL);
+			memcpy(lines + ll + el, p, es);
+			el += es;
+			p += es;
+		}
+		b->len = ll;
+		b->jlen = el;
+	} else {
+		b->len = s->txn_lines.len;
+		b->jlen = 0;
+		memcpy(b->lines, s->txn_lines.p, b->len);
+	}
 	a->mem[a->nmem++] = b;
-	a->mem_bytes += b->len;
+	a->mem_bytes += b->len + b->jlen;
 }
 
 static void mem_free_all(struct engine_audit *a)
@@ -215,6 +296,26 @@ static int head_store(struct hdb_db *db, MDB_txn *txn, const struct audit_head *
 	return meta_put(db, txn, "audit_head", 10, v, sizeof(v));
 }
 
+/* Keeps the record just sealed (line) for the shipper, with its journald
+ * entry when journald is on. */
+static void keep_record(struct hdb_session *s, const struct audit_event *ev, const struct audit_record_info *info,
+                        const struct buf *line, struct buf *jent)
+{
+	struct engine_audit *a = &s->db->audit;
+	if (!a->jd) {
+		txn_line_keep(s, (const char *)line->p, line->len, NULL, s->ahead.seq);
+		return;
+	}
+	buf_reset(jent);
+	if (audit_journal_entry(&a->ctx, ev, info, (const char *)line->p, line->len, jent) != HDB_OK) {
+		/* the shipper reads this txn's records back from the outbox */
+		s->txn_lines_bad = true;
+		buf_free(&s->txn_lines);
+		return;
+	}
+	txn_line_keep(s, (const char *)line->p, line->len, jent, s->ahead.seq);
+}
+
 /* Seals one record line into the outbox of s's write txn, advancing the
  * session's head, then a checkpoint record when one is due. */
 static int outbox_put(struct hdb_session *s, const struct audit_event *ev)
@@ -229,16 +330,17 @@ static int outbox_put(struct hdb_session *s, const struct audit_event *ev)
 			return sess_err(s, rc, "%s", db->errmsg);
 		s->ahead_loaded = true;
 	}
-	struct buf line = { 0 }, detail = { 0 };
+	struct buf line = { 0 }, detail = { 0 }, jent = { 0 };
+	struct audit_record_info info;
 	unsigned char k[9] = { OUTBOX_TAG };
-	rc = audit_record_encode(&a->ctx, ev, &s->ahead, &line);
+	rc = audit_record_encode_ex(&a->ctx, ev, &s->ahead, &line, a->jd ? &info : NULL);
 	if (rc)
 		goto out;
 	put_u64be(k + 1, s->ahead.seq);
 	rc = sess_put_sealed(s, k, sizeof(k), line.p, line.len, MDB_NOOVERWRITE);
 	if (rc)
 		goto out;
-	txn_line_keep(s, &line, 0, s->ahead.seq);
+	keep_record(s, ev, &info, &line, &jent);
 	s->ahead_dirty = true;
 	/* a signed checkpoint every checkpoint_every records, and right after
 	 * the record of a rotation (the new segment opens signed) */
@@ -254,17 +356,18 @@ static int outbox_put(struct hdb_session *s, const struct audit_event *ev)
 			                  .rows_affected = -1, .encryption_enabled = db->encrypted,
 			                  .detail_json = (const char *)detail.p, .time_us = t };
 		buf_reset(&line);
-		rc = audit_record_encode(&a->ctx, &cp, &s->ahead, &line);
+		rc = audit_record_encode_ex(&a->ctx, &cp, &s->ahead, &line, a->jd ? &info : NULL);
 		if (rc)
 			goto out;
 		put_u64be(k + 1, s->ahead.seq);
 		rc = sess_put_sealed(s, k, sizeof(k), line.p, line.len, MDB_NOOVERWRITE);
 		if (!rc)
-			txn_line_keep(s, &line, 0, s->ahead.seq);
+			keep_record(s, &cp, &info, &line, &jent);
 	}
 out:
 	buf_free(&line);
 	buf_free(&detail);
+	buf_free(&jent);
 	if (rc) {
 		/* the txn's lines no longer match its outbox: ship from there */
 		buf_free(&s->txn_lines);
@@ -312,6 +415,9 @@ static int enqueue(struct engine_audit *a, struct qev *q, uint64_t *ret_ticket)
 	return HDB_OK;
 }
 
+static bool jd_ack(const struct engine_audit *a);
+static int jd_wait_locked(struct engine_audit *a, uint64_t seq);
+
 /* Waits until the shipper has written ticket (queued) or seq (outbox) to
  * the log; HDB_EAUDIT when the pipeline fails meanwhile and blocks. */
 static int wait_shipped(struct engine_audit *a, uint64_t ticket, uint64_t seq)
@@ -330,6 +436,8 @@ static int wait_shipped(struct engine_audit *a, uint64_t ticket, uint64_t seq)
 			break;
 		pthread_cond_wait(&a->progress, &a->mu);
 	}
+	if (!rc && seq && jd_ack(a))
+		rc = jd_wait_locked(a, seq);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
@@ -538,6 +646,7 @@ static int outbox_trim(struct hdb_session *s, uint64_t upto)
  * (audit_file_defer_sync): the outbox keeps every record until the log
  * is synced, which happens here, once per trim, not once per batch. */
 #define TRIM_EVERY 4096
+#define ASSIGN_MAX 4096
 static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 {
 	struct hdb_session *s = a->sess;
@@ -654,8 +763,8 @@ static int block_cmp(const void *x, const void *y)
  * *ret_last and ret_hash set, or HDB_ENOTFOUND when no block starts there
  * (the caller then reads the outbox).  Blocks the log already holds are
  * freed on the way. */
-static int from_memory(struct engine_audit *a, struct buf *lines, uint64_t *ret_last, unsigned char ret_hash[32],
-                       bool *ret_more)
+static int from_memory(struct engine_audit *a, struct buf *lines, struct buf *jents, uint64_t *ret_last,
+                       unsigned char ret_hash[32], bool *ret_more)
 {
 	int rc = HDB_ENOTFOUND;
 	pthread_mutex_lock(&a->mu);
@@ -663,7 +772,7 @@ static int from_memory(struct engine_audit *a, struct buf *lines, uint64_t *ret_
 	size_t j = 0;
 	for (size_t i = 0; i < a->nmem; i++) {
 		if (a->mem[i]->last < next) {
-			a->mem_bytes -= a->mem[i]->len;
+			a->mem_bytes -= a->mem[i]->len + a->mem[i]->jlen;
 			free(a->mem[i]);
 		} else {
 			a->mem[j++] = a->mem[i];
@@ -676,13 +785,27 @@ static int from_memory(struct engine_audit *a, struct buf *lines, uint64_t *ret_
 	while (used < a->nmem && a->mem[used]->first <= next && lines->len < SHIP_MAX_BYTES) {
 		struct trail_block *b = a->mem[used];
 		const char *p = b->lines, *end = b->lines + b->len;
+		if (a->jd && !b->jlen)
+			break; /* no entries kept: the outbox path builds them */
 		/* skip the records of the block the log already holds */
 		for (uint64_t q = b->first; q < next && p < end; q++) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			p = nl ? nl + 1 : end;
 		}
+		size_t mark = lines->len;
 		if (p == end || buf_append(lines, p, (size_t)(end - p)) != HDB_OK)
 			break;
+		if (a->jd) {
+			const unsigned char *e = (const unsigned char *)end, *eend = e + b->jlen;
+			uint64_t eseq = 0;
+			size_t es;
+			while ((es = audit_journal_entry_size(e, (size_t)(eend - e), &eseq)) && eseq < next)
+				e += es;
+			if (buf_append(jents, e, (size_t)(eend - e)) != HDB_OK) {
+				lines->len = mark;
+				break;
+			}
+		}
 		*ret_last = b->last;
 		memcpy(ret_hash, b->hash, 32);
 		next = b->last + 1;
@@ -690,7 +813,7 @@ static int from_memory(struct engine_audit *a, struct buf *lines, uint64_t *ret_
 		rc = HDB_OK;
 	}
 	for (size_t i = 0; i < used; i++) {
-		a->mem_bytes -= a->mem[i]->len;
+		a->mem_bytes -= a->mem[i]->len + a->mem[i]->jlen;
 		free(a->mem[i]);
 	}
 	if (used) {
@@ -735,20 +858,227 @@ static void retention_kick(struct hdb_db *db)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* ------------------------------------------------------------ journald */
+
+/* jd_push - queues the prepared entries of records the log now holds
+ * (last: the seq of the last of them).  "required": waits while
+ * JD_QUEUE_MAX records wait already (journald is then the pipeline's
+ * limit), never while journald is down (the caller fails closed next);
+ * "best_effort": a full queue never holds the log back, the entries are
+ * counted in journal_failures instead.  HDB_EIO when a required entry
+ * cannot be queued. */
+static int jd_push(struct engine_audit *a, const struct buf *jents, uint64_t last)
+{
+	struct trail_journal *j = a->jd;
+	size_t count = 0, es;
+	for (size_t off = 0; off < jents->len && (es = audit_journal_entry_size(jents->p + off, jents->len - off, NULL));
+	     off += es)
+		count++;
+	if (!count)
+		return HDB_OK;
+	bool required = a->journald == JD_REQUIRED;
+	pthread_mutex_lock(&a->mu);
+	if (required)
+		while (j->queued >= JD_QUEUE_MAX && !j->down && !j->stop)
+			pthread_cond_wait(&j->space, &a->mu);
+	bool drop = !required && j->queued > 0 && j->queued + count > JD_QUEUE_MAX;
+	pthread_mutex_unlock(&a->mu);
+	struct jd_chunk *c = malloc(sizeof(*c) + (drop ? 0 : jents->len));
+	pthread_mutex_lock(&a->mu);
+	int rc = HDB_OK;
+	if (!c || drop) {
+		/* a marker keeps sent_seq in order behind the chunks queued */
+		a->journal_failures += count;
+		if (!c && required) {
+			snprintf(a->failmsg, sizeof(a->failmsg), "journald: out of memory for the send queue");
+			rc = HDB_EIO;
+		}
+	}
+	if (c) {
+		c->next = NULL;
+		c->len = drop ? 0 : jents->len;
+		c->pos = 0;
+		c->last = last;
+		c->count = drop ? 0 : count;
+		if (!drop)
+			memcpy(c->data, jents->p, jents->len);
+		if (j->tail)
+			j->tail->next = c;
+		else
+			j->head = c;
+		j->tail = c;
+		j->queued += c->count;
+		pthread_cond_signal(&j->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* jd_sender - the journald thread: sends queued entries in order, one
+ * sd_journal_sendv each.  "best_effort": a failed send is counted and the
+ * next entry goes.  "required": the pipeline is failed (the shipper sees
+ * jd->down and operations are refused) and the same entry is retried
+ * every second until journald takes it, so nothing is skipped; when
+ * closing it is counted instead. */
+static void *jd_sender(void *arg)
+{
+	struct engine_audit *a = arg;
+	struct trail_journal *j = a->jd;
+	char err[256];
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!j->head && !j->stop)
+			pthread_cond_wait(&j->cv, &a->mu);
+		if (!j->head)
+			break;
+		struct jd_chunk *c = j->head;
+		bool stopping = j->stop, down = j->down;
+		pthread_mutex_unlock(&a->mu);
+		uint64_t failures = 0;
+		while (c->pos < c->len) {
+			size_t es = audit_journal_entry_size(c->data + c->pos, c->len - c->pos, NULL);
+			if (!es) {
+				failures++; /* cannot happen: entries are built by us */
+				break;
+			}
+			if (audit_journal_entry_send(c->data + c->pos, es, err, sizeof(err)) == HDB_OK) {
+				c->pos += es;
+				if (down) {
+					pthread_mutex_lock(&a->mu);
+					j->down = down = false;
+					pthread_cond_signal(&a->wake);
+					pthread_mutex_unlock(&a->mu);
+				}
+				continue;
+			}
+			if (a->journald != JD_REQUIRED || stopping) {
+				failures++;
+				c->pos += es;
+				continue;
+			}
+			pthread_mutex_lock(&a->mu);
+			if (!j->down) {
+				j->down = down = true;
+				snprintf(j->err, sizeof(j->err), "%s", err);
+				pthread_cond_signal(&a->wake);
+				pthread_cond_broadcast(&a->progress);
+				pthread_cond_broadcast(&j->space);
+			}
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (!j->stop)
+				pthread_cond_timedwait(&j->cv, &a->mu, &ts);
+			stopping = j->stop;
+			pthread_mutex_unlock(&a->mu);
+		}
+		pthread_mutex_lock(&a->mu);
+		a->journal_failures += failures;
+		j->head = c->next;
+		if (!j->head)
+			j->tail = NULL;
+		j->queued -= c->count;
+		if (c->last > j->sent_seq)
+			j->sent_seq = c->last;
+		free(c);
+		pthread_cond_broadcast(&j->space);
+		pthread_cond_broadcast(&a->progress);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+static int jd_start(struct engine_audit *a)
+{
+	struct trail_journal *j = calloc(1, sizeof(*j));
+	if (!j)
+		return HDB_ENOMEM;
+	pthread_cond_init(&j->cv, NULL);
+	pthread_cond_init(&j->space, NULL);
+	j->sent_seq = a->file_seq;
+	a->jd = j;
+	if (pthread_create(&j->thr, NULL, jd_sender, a) != 0) {
+		pthread_cond_destroy(&j->cv);
+		pthread_cond_destroy(&j->space);
+		free(j);
+		a->jd = NULL;
+		return HDB_ERROR;
+	}
+	j->started = true;
+	return HDB_OK;
+}
+
+/* jd_stop - sends what is queued (a failure now is counted, not retried)
+ * and ends the thread. */
+static void jd_stop(struct engine_audit *a)
+{
+	struct trail_journal *j = a->jd;
+	if (!j)
+		return;
+	pthread_mutex_lock(&a->mu);
+	j->stop = true;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&a->mu);
+	if (j->started)
+		pthread_join(j->thr, NULL);
+	while (j->head) {
+		struct jd_chunk *c = j->head;
+		j->head = c->next;
+		free(c);
+	}
+	pthread_cond_destroy(&j->cv);
+	pthread_cond_destroy(&j->space);
+	free(j);
+	a->jd = NULL;
+}
+
+/* Whether callers must wait for journald too: durability "sync" with
+ * journald "required" acknowledges a record once the log and journald
+ * have it. */
+static bool jd_ack(const struct engine_audit *a)
+{
+	return a->jd && a->journald == JD_REQUIRED && a->durability == DUR_SYNC;
+}
+
+/* Waits (a->mu held) until journald was handed every record up to seq;
+ * HDB_EAUDIT when journald is required and down. */
+static int jd_wait_locked(struct engine_audit *a, uint64_t seq)
+{
+	struct trail_journal *j = a->jd;
+	while (j && j->sent_seq < seq && !j->stop && !a->stop) {
+		if (j->down && a->journald == JD_REQUIRED)
+			return HDB_EAUDIT;
+		pthread_cond_wait(&a->progress, &a->mu);
+	}
+	return HDB_OK;
+}
+
 /* Ships outbox records after the log's last one; returns HDB_OK with
  * *ret_more when a batch limit stopped it early. */
 static int ship(struct engine_audit *a, bool *ret_more)
 {
 	struct hdb_session *s = a->sess;
 	*ret_more = false;
-	struct buf lines = { 0 }, val = { 0 };
+	if (a->jd && a->journald == JD_REQUIRED) {
+		/* fail closed: nothing more reaches the log while journald, which
+		 * is required, does not take what the log already has */
+		pthread_mutex_lock(&a->mu);
+		bool down = a->jd->down;
+		if (down)
+			snprintf(a->failmsg, sizeof(a->failmsg), "journald: %.480s", a->jd->err);
+		pthread_mutex_unlock(&a->mu);
+		if (down)
+			return HDB_EIO;
+	}
+	struct buf lines = { 0 }, val = { 0 }, jents = { 0 };
 	uint64_t last = a->file_seq;
 	unsigned char last_hash[32];
 	memcpy(last_hash, a->file_hash, 32);
-	int rc = from_memory(a, &lines, &last, last_hash, ret_more);
+	int rc = from_memory(a, &lines, &jents, &last, last_hash, ret_more);
 	if (rc == HDB_OK)
 		goto append;
 	buf_free(&lines);
+	buf_free(&jents);
 	rc = txn_begin(s, false);
 	if (rc)
 		return rc;
@@ -792,6 +1122,16 @@ static int ship(struct engine_audit *a, bool *ret_more)
 		if (buf_append(&lines, val.p, val.len)) {
 			rc = HDB_ENOMEM;
 			break;
+		}
+		if (a->jd) {
+			/* read back from storage: the entry comes from the line */
+			char jerr[256];
+			if (audit_journal_entry_from_line((const char *)val.p, val.len, &jents, jerr, sizeof(jerr)) != HDB_OK) {
+				snprintf(a->failmsg, sizeof(a->failmsg), "audit outbox record %llu: %s",
+				         (unsigned long long)seq, jerr);
+				rc = HDB_ECORRUPT;
+				break;
+			}
 		}
 		last = seq;
 		memcpy(last_hash, h, 32);
@@ -852,24 +1192,11 @@ append:
 		buf_free(&d);
 		retention_kick(s->db);
 	}
-	if (a->journald != JD_OFF) {
-		const char *p = (const char *)lines.p, *end = p + lines.len;
-		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			if (audit_journal_send(p, n, err, sizeof(err)) != HDB_OK) {
-				a->journal_failures++;
-				if (a->journald == JD_REQUIRED) {
-					snprintf(a->failmsg, sizeof(a->failmsg), "journald: %.480s", err);
-					rc = HDB_EIO;
-					break;
-				}
-			}
-			p += n + 1;
-		}
-	}
+	if (a->jd)
+		rc = jd_push(a, &jents, last);
 out:
 	buf_free_wipe(&lines);
+	buf_free_wipe(&jents);
 	return rc;
 }
 
@@ -919,7 +1246,8 @@ static void *shipper(void *arg)
 	audit_file_defer_sync(a->file, a->durability != DUR_SYNC);
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		bool work = a->nq > 0 || a->want_seq > a->file_seq || a->failed;
+		bool jd_down = a->jd && a->jd->down && a->journald == JD_REQUIRED;
+		bool work = a->nq > 0 || a->want_seq > a->file_seq || a->failed || jd_down;
 		if (!work && a->stop)
 			break;
 		if (!work) {
@@ -927,7 +1255,8 @@ static void *shipper(void *arg)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&a->wake, &a->mu, &ts);
-			if (a->nq == 0 && a->want_seq <= a->file_seq && !a->failed && !a->stop)
+			if (a->nq == 0 && a->want_seq <= a->file_seq && !a->failed && !a->stop &&
+			    !(a->jd && a->jd->down && a->journald == JD_REQUIRED))
 				continue;
 		}
 		if (a->failed && !a->stop) {
@@ -970,9 +1299,32 @@ static void *shipper(void *arg)
 		uint64_t top = n ? v[n - 1]->ticket : 0;
 		pthread_mutex_unlock(&a->mu);
 
+		/* at most ASSIGN_MAX records per txn: LMDB keeps a txn's dirty
+		 * pages in a sorted list (insertion is linear), so one huge txn
+		 * costs more per record than a few smaller ones; each slice is
+		 * shipped right after its commit */
 		int rc = HDB_OK;
-		if (n)
-			rc = assign_queued(a, v, n);
+		size_t done = 0;
+		bool assign_failed = false;
+		while (done < n && rc == HDB_OK) {
+			size_t k = n - done > ASSIGN_MAX ? ASSIGN_MAX : n - done;
+			rc = assign_queued(a, v + done, k);
+			if (rc) {
+				assign_failed = true;
+				break;
+			}
+			done += k;
+			bool more = done < n;
+			while (rc == HDB_OK && more && done < n)
+				rc = ship(a, &more);
+		}
+		if (rc && done) {
+			/* the committed slices are in the outbox: only the rest goes back */
+			for (size_t i = 0; i < done; i++)
+				free(v[i]);
+			memmove(v, v + done, (n - done) * sizeof(*v));
+			n -= done;
+		}
 		if (rc) {
 			/* could not commit them: put them back in front, keep order */
 			pthread_mutex_lock(&a->mu);
@@ -989,8 +1341,9 @@ static void *shipper(void *arg)
 					free(v[i]);
 				free(v);
 			}
-			snprintf(a->failmsg, sizeof(a->failmsg), "cannot commit audit records: %.400s",
-			         a->sess->errmsg[0] ? a->sess->errmsg : hdb_strerror(rc));
+			if (assign_failed)
+				snprintf(a->failmsg, sizeof(a->failmsg), "cannot commit audit records: %.400s",
+				         a->sess->errmsg[0] ? a->sess->errmsg : hdb_strerror(rc));
 			pthread_mutex_unlock(&a->mu);
 			set_failed(a, true);
 			pthread_mutex_lock(&a->mu);
@@ -1004,6 +1357,16 @@ static void *shipper(void *arg)
 		bool more = true;
 		while (rc == HDB_OK && more)
 			rc = ship(a, &more);
+		if (rc == HDB_OK && jd_ack(a)) {
+			/* sync + required: a queued record is acknowledged once
+			 * journald has it too */
+			pthread_mutex_lock(&a->mu);
+			if (jd_wait_locked(a, a->file_seq) != HDB_OK) {
+				snprintf(a->failmsg, sizeof(a->failmsg), "journald: %.480s", a->jd->err);
+				rc = HDB_EIO;
+			}
+			pthread_mutex_unlock(&a->mu);
+		}
 		/* under a write-only load nothing else trims the outbox: keep the
 		 * second copy of the log in the data file small */
 		if (rc == HDB_OK && a->file_seq - a->trimmed_seq >= TRIM_EVERY)
@@ -1299,6 +1662,8 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->progress, NULL);
 	a->sync_init = true;
+	if (a->journald != JD_OFF && (rc = jd_start(a)) != HDB_OK)
+		return db_err(db, rc, "cannot start the journald sender thread");
 	a->on = true;
 	rc = sess_open_internal(db, &a->sess);
 	if (rc) {
@@ -1490,6 +1855,8 @@ void trail_close(struct hdb_db *db)
 			}
 		}
 	}
+	if (a->sync_init)
+		jd_stop(a);
 	a->on = false;
 	if (a->sess) {
 		hdb_session_close(a->sess);
@@ -1559,6 +1926,13 @@ static int record_and_wait(struct hdb_session *s, struct audit_event *ev)
 	int rc = enqueue(a, q, &ticket);
 	if (!rc)
 		rc = wait_shipped(a, ticket, 0);
+	if (!rc && a->jd) {
+		/* as before journald had a thread of its own: the record is
+		 * handed to journald too (audit-verify --journal reads both) */
+		pthread_mutex_lock(&a->mu);
+		rc = jd_wait_locked(a, a->file_seq);
+		pthread_mutex_unlock(&a->mu);
+	}
 	if (!rc && a->failed)
 		rc = HDB_EAUDIT;
 	if (rc)
