@@ -1,6 +1,7 @@
 /*
- * access.h - recording that one of our tools read the audit log (PCI DSS
- * 10.2.1.3), for the verbs that read logs (audit-verify, audit-report).
+ * access.h - the audit records of the verbs that read logs (audit-verify,
+ * audit-report): that the log was read (PCI DSS 10.2.1.3), and what they
+ * wrote, with its SHA-256.
  */
 #ifndef HDB_CLI_ACCESS_H
 #define HDB_CLI_ACCESS_H
@@ -13,5 +14,14 @@
  * Returns 0, or an exit code (2 configuration, 3 key, 4 refused, 1 other)
  * after printing one line "heliosdb-nano: TOOL: message" on stderr. */
 int cli_record_access(const char *config, const char *tool, const char *input, char **ret_log, char **ret_pub);
+
+/* cli_record_export - opens the configuration's database again and records
+ * one "export_run" event: `tool` wrote `output` (of kind `what`) whose
+ * SHA-256 is sha256_hex.  0 or an exit code, as cli_record_access. */
+int cli_record_export(const char *config, const char *tool, const char *output, const char *sha256_hex,
+                      const char *what);
+
+/* cli_file_sha256 - the SHA-256 of a file as 64 hex characters; 0 or -1. */
+int cli_file_sha256(const char *path, char hex[65]);
 
 #endif

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "access.h"
 #include "audit_report.h"
 #include "config.h"
 #include "heliosdb.h"
@@ -647,11 +648,29 @@ int cmd_audit_report(int argc, char **argv)
 	x = out_commit(&out);
 	if (x)
 		goto out;
+	/* 5. with a database, the report's SHA-256 goes into its signed log
+	 * (export_run): the report can then be proven to be the one generated.
+	 * No report leaves without its record (fail closed). */
+	char sha[65] = "";
+	if (cli_file_sha256(output, sha) != 0) {
+		rerr("cannot read back '%s' to hash it: %s", output, strerror(errno));
+		unlink(output);
+		x = EXIT_FAIL;
+		goto out;
+	}
+	if (config) {
+		x = cli_record_export(config, "audit-report", output, sha, type);
+		if (x) {
+			unlink(output);
+			goto out;
+		}
+	}
 	printf("audit-report: wrote %s (%s", output, json ? "json" : "pdf");
 	if (!json)
 		printf(", %d page%s", pages, pages == 1 ? "" : "s");
 	printf("): %s, %" PRIu64 " records in the period, integrity: %s\n", type, report_records_in_period(r),
 	       report_verdict_text(r));
+	printf("  sha256 %s%s\n", sha, config ? " (recorded in the audit log: export_run)" : "");
 out:
 	if (thread)
 		pthread_join(th, NULL);

@@ -199,6 +199,12 @@ int hdb_audit_retention(struct hdb_session *s, bool dry_run, hdb_retention_fn fn
  * is reading the audit log `input` (PCI DSS 10.2.1.3): one "audit_access"
  * event, on disk before this returns.  HDB_OK when audit is disabled. */
 int hdb_audit_access(struct hdb_session *s, const char *tool, const char *input);
+/* hdb_audit_export - records that `tool` wrote `output` (e.g. a report of
+ * type `what`) whose SHA-256 is sha256_hex: one "export_run" event, on disk
+ * before this returns, so the output can be proven against the signed log.
+ * HDB_OK when audit is disabled. */
+int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output, const char *sha256_hex,
+                     const char *what);
 
 /* hdb_checkpoint - forces a durable sync of the data file. */
 int hdb_checkpoint(struct hdb_db *db);

@@ -318,7 +318,11 @@ assert len(kids) >= 8, (titles, kids)
 	[ "$(jq -r .integrity.audit_access.total "$T/r.json")" = 1 ]
 	[ "$(jq -r .integrity.audit_access.items[0].text "$T/r.json")" = "audit-report read $ELOG" ]
 	[ "$(jq -r 'select(.event_type=="audit_access") | .detail.tool' "$ELOG")" = audit-report ]
-	[ "$(jq -r .integrity.last_seq "$T/r.json")" = "$(tail -n 1 "$ELOG" | jq .seq)" ]
+	# it read the log up to the end of its own access session: the export
+	# record's session (config_loaded onwards) came after the report
+	acc=$(jq -r 'select(.event_type=="audit_access") | .seq' "$ELOG")
+	next=$(jq -r --argjson a "$acc" 'select(.event_type=="config_loaded" and .seq > $a) | .seq' "$ELOG" | head -n 1)
+	[ "$(jq -r .integrity.last_seq "$T/r.json")" = "$((next - 1))" ]
 	[ "$(jq -r .cryptography.key_inventory.available "$T/r.json")" = true ]
 	[ "$(jq -r '.cryptography.key_inventory.keys | length' "$T/r.json")" -ge 1 ]
 	[ "$(jq -r '.cryptography.key_inventory.keys[0].encryptions' "$T/r.json")" -ge 1 ]
@@ -426,4 +430,28 @@ assert len(kids) >= 8, (titles, kids)
 	hdbx audit-report --config "$T/c.toml" --type access-review --format json --output "$T/r.json"
 	expect_status 0
 	[ "$(jq -r '[.access.by_user[].user] | map(select(. == "Łukasz Żółć" or . == "José Müller")) | length' "$T/r.json")" = 2 ]
+}
+
+@test "audit-report --config: the report's SHA-256 is recorded in the signed log (export_run) after it is written" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	printf '[storage]\npath = "%s"\n' "$T/db" >"$T/c.toml"
+	hdbx audit-report --config "$T/c.toml" --type integrity --output "$T/r.pdf"
+	expect_status 0
+	sum=$(sha256sum "$T/r.pdf" | cut -d' ' -f1)
+	expect_out_contains "sha256 $sum (recorded in the audit log: export_run)"
+	ELOG="$T/db.audit/audit.log"
+	run jq -c 'select(.event_type == "export_run") | [.detail.tool, .detail.output, .detail.sha256, .detail.what, .outcome]' "$ELOG"
+	[ "$output" = "[\"audit-report\",\"$T/r.pdf\",\"$sum\",\"integrity\",\"success\"]" ]
+	# the access came first, the export after it
+	a=$(jq -r 'select(.event_type == "audit_access") | .seq' "$ELOG")
+	e=$(jq -r 'select(.event_type == "export_run") | .seq' "$ELOG")
+	[ "$a" -lt "$e" ]
+	hdbx audit-verify --config "$T/c.toml"
+	expect_status 0
+	# without a database (an auditor's copy) only the hash is printed
+	hdbx audit-report --input "$ELOG" --type integrity --output "$T/r2.pdf"
+	expect_status 0
+	expect_out_contains "sha256 $(sha256sum "$T/r2.pdf" | cut -d' ' -f1)"
+	[[ "$out" != *"recorded in the audit log"* ]]
 }
