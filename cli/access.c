@@ -15,6 +15,15 @@
 #include "access.h"
 #include "heliosdb.h"
 
+const char *cli_whoami(void)
+{
+	const char *u = getenv("USER");
+	if (u && *u)
+		return u;
+	struct passwd *pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
 static int code_for(int rc)
 {
 	switch (rc) {
@@ -45,9 +54,7 @@ static int conn_open(struct conn *c, const char *config, const char *tool)
 		fprintf(stderr, "heliosdb-nano: %s: %s\n", tool, hdb_errmsg(c->db));
 		return rc;
 	}
-	const char *user = getenv("USER");
-	struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
-	struct hdb_principal who = { user && *user ? user : pw ? pw->pw_name : "unknown", "local", tool };
+	struct hdb_principal who = { cli_whoami(), "local", tool };
 	rc = hdb_session_open(c->db, &who, &c->s);
 	if (rc) {
 		fprintf(stderr, "heliosdb-nano: %s: cannot open a session: %s\n", tool, hdb_errmsg(c->db));

@@ -21,6 +21,10 @@ int cli_record_access(const char *config, const char *tool, const char *input, c
 int cli_record_export(const char *config, const char *tool, const char *output, const char *sha256_hex,
                       const char *what);
 
+/* cli_whoami - the principal of the CLI's sessions: $USER, else the
+ * account of the real uid, else "unknown". */
+const char *cli_whoami(void);
+
 /* cli_file_sha256 - the SHA-256 of a file as 64 hex characters; 0 or -1. */
 int cli_file_sha256(const char *path, char hex[65]);
 

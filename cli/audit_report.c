@@ -29,7 +29,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,15 +295,6 @@ static const char *key_kind_name(enum hdb_key_source_kind k)
 	}
 }
 
-static const char *whoami(void)
-{
-	const char *u = getenv("USER");
-	if (u && *u)
-		return u;
-	struct passwd *pw = getpwuid(getuid());
-	return pw ? pw->pw_name : "audit-report";
-}
-
 struct keyctx {
 	struct report *r;
 	int rc;
@@ -341,7 +331,7 @@ static int with_database(const char *config, const char *input, struct report *r
 			x = 4;   /* refused by a compliance profile, as every verb */
 		goto out;
 	}
-	struct hdb_principal who = { whoami(), "local", "audit-report" };
+	struct hdb_principal who = { cli_whoami(), "local", "audit-report" };
 	rc = hdb_session_open(db, &who, &s);
 	if (rc) {
 		rerr("cannot open a session: %s", hdb_errmsg(db));

@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -27,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "access.h"
 #include "audit_report.h"
 #include "audit_verify.h"
 #include "config.h"
@@ -324,15 +324,6 @@ static int load_config(const struct opts *o, struct hdb_config **ret)
 	return 0;
 }
 
-static const char *whoami(void)
-{
-	const char *u = getenv("USER");
-	if (u && *u)
-		return u;
-	struct passwd *pw = getpwuid(getuid());
-	return pw ? pw->pw_name : "unknown";
-}
-
 /* Opens the database and a session for the CLI user. */
 static int open_db(const struct opts *o, unsigned flags, struct hdb_config **ret_cfg, struct hdb_db **ret_db,
                    struct hdb_session **ret_s)
@@ -360,7 +351,7 @@ static int open_db(const struct opts *o, unsigned flags, struct hdb_config **ret
 		hdb_config_free(cfg);
 		return exit_for(rc);
 	}
-	struct hdb_principal who = { whoami(), "local", "heliosdb-nano" };
+	struct hdb_principal who = { cli_whoami(), "local", "heliosdb-nano" };
 	struct hdb_session *s;
 	rc = hdb_session_open(db, &who, &s);
 	if (rc) {
@@ -613,7 +604,7 @@ static int cmd_verify(const struct opts *o)
 		return exit_for(rc);
 	}
 	if (!refused) {
-		struct hdb_principal who = { whoami(), "local", "heliosdb-nano" };
+		struct hdb_principal who = { cli_whoami(), "local", "heliosdb-nano" };
 		rc = hdb_session_open(db, &who, &s);
 		if (rc) {
 			errx_("cannot open a session: %s", hdb_errmsg(db));
