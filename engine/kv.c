@@ -261,11 +261,22 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 	}
 	unsigned char prefix[5] = { TAG_KV };
 	put_u32be(prefix + 1, ks);
-	MDB_val mk = { sizeof(prefix), prefix }, mv;
-	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS;
-	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+	MDB_val mk = { sizeof(prefix), prefix }, mv, nk = { 0, NULL }, nv = { 0, NULL };
+	/* In a read txn the snapshot's pages stay put while fn runs, so the
+	 * cursor steps one entry ahead and the next value is fetched into the
+	 * cache while this one is decrypted.  In a write txn fn may write,
+	 * which can move pages: no look-ahead there. */
+	const bool ahead = !s->write && s->db->encrypted;
+	mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
+	while (mrc == MDB_SUCCESS) {
 		if (mk.mv_size < sizeof(prefix) || memcmp(mk.mv_data, prefix, sizeof(prefix)) != 0)
 			break;
+		int nrc = MDB_NOTFOUND;
+		if (ahead) {
+			nrc = mdb_cursor_get(c, &nk, &nv, MDB_NEXT);
+			if (nrc == MDB_SUCCESS)
+				value_prefetch(&nv);
+		}
 		const unsigned char *p, *kp;
 		size_t n, kpl, vpl;
 		rc = sess_view_value(s, mk.mv_data, mk.mv_size, &mv, &b, &p, &n);
@@ -278,6 +289,13 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 		stop = fn(arg, kp, kpl, p, vpl);
 		if (stop)
 			goto out;
+		if (ahead) {
+			mrc = nrc;
+			mk = nk;
+			mv = nv;
+		} else {
+			mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT);
+		}
 	}
 	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
 		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc));

@@ -817,6 +817,7 @@ int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen, 
 	}
 	if (v->mv_size < ENGINE_SEAL_OVERHEAD || klen > ENGINE_MAX_LMDB_KEY)
 		return sess_err(s, HDB_ECORRUPT, "Decryption failed: stored value is truncated");
+	value_prefetch(v);
 	if (p[0] != ENGINE_SEAL_VERSION)
 		return sess_err(s, HDB_ECORRUPT, "Decryption failed: unknown value format %u", p[0]);
 	uint32_t id = get_u32be(p + 1);

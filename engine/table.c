@@ -580,6 +580,8 @@ int hdb_cursor_open(struct hdb_session *s, const char *table, struct hdb_cursor 
 	}
 	c->prefix[0] = TAG_ROW;
 	put_u32be(c->prefix + 1, c->sc->table_id);
+	/* look-ahead (hdb_cursor_next) only where no write can move pages */
+	c->ahead = s->db->encrypted && (c->own_txn || !s->write);
 	snprintf(c->table, sizeof(c->table), "%s", table);
 	*ret_c = c;
 	return HDB_OK;
@@ -612,6 +614,10 @@ int hdb_cursor_next(struct hdb_cursor *c, const struct hdb_row **ret_row)
 		mk.mv_data = c->prefix;
 		mrc = mdb_cursor_get(c->cur, &mk, &mv, MDB_SET_RANGE);
 		c->started = true;
+	} else if (c->ahead) {
+		mrc = c->nrc;
+		mk = c->nk;
+		mv = c->nv;
 	} else {
 		mrc = mdb_cursor_get(c->cur, &mk, &mv, MDB_NEXT);
 	}
@@ -621,6 +627,13 @@ int hdb_cursor_next(struct hdb_cursor *c, const struct hdb_row **ret_row)
 		return cursor_fail(c, sess_err(s, mdb_to_hdb(mrc), "cannot read: %s", mdb_strerror(mrc)));
 	if (mk.mv_size < sizeof(c->prefix) || memcmp(mk.mv_data, c->prefix, sizeof(c->prefix)) != 0)
 		return HDB_ENOTFOUND;
+	if (c->ahead) {
+		/* a read snapshot: mk/mv stay valid while the cursor moves on and
+		 * the next row's value is fetched into the cache during this one */
+		c->nrc = mdb_cursor_get(c->cur, &c->nk, &c->nv, MDB_NEXT);
+		if (c->nrc == MDB_SUCCESS)
+			value_prefetch(&c->nv);
+	}
 	MDB_txn *saved = s->txn;
 	s->txn = c->txn;
 	int rc = read_row(s, c->sc, mk.mv_data, mk.mv_size, &mv, false, &c->row);

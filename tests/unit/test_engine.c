@@ -427,6 +427,123 @@ static void test_cursor(void **state)
 	assert_int_equal(sum, 49 * 50 / 2);
 }
 
+/* Scans in a read snapshot step the cursor one entry ahead (and prefetch
+ * its value) while the current one is decrypted; in a write txn they do not.
+ * Either way every entry comes exactly once with its own value, and a stop
+ * leaves the session usable.  Values from 1 byte to overflow pages. */
+#define LA_N 400
+struct la_acc {
+	int seen[LA_N];
+	int n, stop_at;
+};
+
+static size_t la_len(int i)
+{
+	return (size_t)1 + (size_t)(i * 37) % 5000;
+}
+
+static void la_check(struct la_acc *a, int i, const unsigned char *v, size_t vl)
+{
+	assert_true(i >= 0 && i < LA_N);
+	assert_int_equal(vl, la_len(i));
+	for (size_t j = 0; j < vl; j++)
+		assert_int_equal(v[j], (unsigned char)(i + (int)j));
+	a->seen[i]++;
+	a->n++;
+}
+
+static int la_kv(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct la_acc *a = arg;
+	char key[16];
+	assert_true(kl < sizeof(key));
+	memcpy(key, k, kl);
+	key[kl] = '\0';
+	la_check(a, atoi(key + 2), v, vl);
+	return a->stop_at && a->n == a->stop_at ? 7 : 0;
+}
+
+static void la_fill(unsigned char *v, int i)
+{
+	for (size_t j = 0; j < la_len(i); j++)
+		v[j] = (unsigned char)(i + (int)j);
+}
+
+static void test_scan_lookahead(void **state)
+{
+	struct fx *f = *state;
+	static unsigned char v[5001];
+	char k[16];
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	for (int i = 0; i < LA_N; i++) {
+		snprintf(k, sizeof(k), "la%d", i);
+		la_fill(v, i);
+		assert_int_equal(hdb_kv_put(f->s, "la", k, strlen(k), v, la_len(i)), HDB_OK);
+	}
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+
+	struct la_acc a = { { 0 }, 0, 0 };
+	assert_int_equal(hdb_kv_scan(f->s, "la", la_kv, &a), HDB_OK);     /* autocommit: read txn */
+	assert_int_equal(a.n, LA_N);
+	for (int i = 0; i < LA_N; i++)
+		assert_int_equal(a.seen[i], 1);
+	memset(&a, 0, sizeof(a));
+	a.stop_at = 123;
+	assert_int_equal(hdb_kv_scan(f->s, "la", la_kv, &a), 7);
+	assert_int_equal(a.n, 123);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(hdb_begin(f->s, HDB_TXN_RDONLY), HDB_OK);  /* explicit read txn */
+	assert_int_equal(hdb_kv_scan(f->s, "la", la_kv, &a), HDB_OK);
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	assert_int_equal(a.n, LA_N);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);                /* write txn: no look-ahead */
+	assert_int_equal(hdb_kv_put(f->s, "la", "la0", 3, "x", 1), HDB_OK);
+	assert_int_equal(hdb_kv_delete(f->s, "la", "la1", 3), HDB_OK);
+	struct scanacc c = { 0 };
+	assert_int_equal(hdb_kv_scan(f->s, "la", kv_count, &c), HDB_OK);
+	assert_int_equal(c.n, LA_N - 1);
+	assert_int_equal(hdb_abort(f->s), HDB_OK);
+
+	/* table cursors: own read txn, borrowed read txn, borrowed write txn */
+	const struct hdb_column_def cols[] = { { "id", HDB_T_INT4, true, 1 }, { "b", HDB_T_BYTEA, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "la", cols, 2), HDB_OK);
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	for (int i = 0; i < LA_N; i++) {
+		la_fill(v, i);
+		struct hdb_value row[2] = { hdb_int4(i), hdb_bytea(v, la_len(i)) };
+		assert_int_equal(hdb_insert(f->s, "la", row, 2), HDB_OK);
+	}
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	for (int mode = 0; mode < 3; mode++) {
+		if (mode)
+			assert_int_equal(hdb_begin(f->s, mode == 1 ? HDB_TXN_RDONLY : 0), HDB_OK);
+		memset(&a, 0, sizeof(a));
+		struct hdb_cursor *cur;
+		const struct hdb_row *r;
+		assert_int_equal(hdb_cursor_open(f->s, "la", &cur), HDB_OK);
+		while (hdb_cursor_next(cur, &r) == HDB_OK) {
+			const struct hdb_value *b = hdb_row_value(r, 1);
+			la_check(&a, (int)hdb_row_value(r, 0)->u.i32, (const unsigned char *)b->u.s.ptr, b->u.s.len);
+		}
+		hdb_cursor_close(cur);
+		assert_int_equal(a.n, LA_N);
+		if (mode)
+			assert_int_equal(hdb_commit(f->s), HDB_OK);
+	}
+	/* closed early, with the next entry already fetched */
+	struct hdb_cursor *cur;
+	const struct hdb_row *r;
+	assert_int_equal(hdb_cursor_open(f->s, "la", &cur), HDB_OK);
+	assert_int_equal(hdb_cursor_next(cur, &r), HDB_OK);
+	hdb_cursor_close(cur);
+	void *got;
+	size_t gl;
+	assert_int_equal(hdb_kv_get(f->s, "la", "la2", 3, &got, &gl), HDB_OK);
+	assert_int_equal(gl, la_len(2));
+	hdb_free(got);
+}
+
 /* DESIGN promise 1: nothing readable at rest, not even names. */
 static void test_canaries_not_on_disk(void **state)
 {
@@ -932,6 +1049,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_lookahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canaries_not_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_mode_is_readable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
