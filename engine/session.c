@@ -141,7 +141,7 @@ void hdb_session_close(struct hdb_session *s)
 	buf_free_wipe(&s->kbuf);
 	buf_free_wipe(&s->vbuf);
 	buf_free_wipe(&s->pbuf);
-	sess_drop_writes(s);   /* wipes what the buffer held */
+	sess_drop_writes(s);
 	free(s->wb.p);
 	free(s->wbent);
 	free(s->user);
@@ -576,6 +576,38 @@ static size_t build_aad(const struct hdb_db *db, const unsigned char *hdr, const
 	return ENGINE_ID_LEN + ENGINE_SEAL_HDR + klen;
 }
 
+/* seal_ready - a seal count of the active data key is reserved for the next
+ * seal_into (taking a new block, or switching keys, in this txn).  Called
+ * before mdb_put(MDB_RESERVE): reserve() writes to LMDB too. */
+static int seal_ready(struct hdb_session *s)
+{
+	struct hdb_db *db = s->db;
+	if (db->res.key != s->active_id || db->res.next >= db->res.end)
+		return reserve(s);
+	return HDB_OK;
+}
+
+/* seal_into - version, key id, nonce, ciphertext and tag of payload, bound
+ * to LMDB key k, into o (ENGINE_SEAL_OVERHEAD + n bytes).  After seal_ready. */
+static int seal_into(struct hdb_session *s, const unsigned char *k, size_t klen, const void *payload,
+                     size_t n, unsigned char *o)
+{
+	struct hdb_db *db = s->db;
+	o[0] = ENGINE_SEAL_VERSION;
+	put_u32be(o + 1, s->active_id);
+	int rc = crypto_nonce(db->lib, o + ENGINE_SEAL_HDR);
+	if (rc)
+		return sess_err(s, rc, "cannot draw a nonce");
+	unsigned char aad[ENGINE_ID_LEN + ENGINE_SEAL_HDR + ENGINE_MAX_LMDB_KEY];
+	size_t aadlen = build_aad(db, o, k, klen, aad);
+	unsigned char *ct = o + ENGINE_SEAL_HDR + CRYPTO_NONCE_LEN;
+	rc = crypto_aead_seal(s->active_aead, o + ENGINE_SEAL_HDR, aad, aadlen, payload, n, ct, ct + n);
+	if (rc)
+		return sess_err(s, rc, "encryption failed");
+	db->res.next++;
+	return HDB_OK;
+}
+
 int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, const void *payload,
                     size_t n, unsigned flags)
 {
@@ -585,11 +617,8 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
 		return sess_err(s, HDB_EINVAL, "internal key too long");
 	if (n > ((size_t)1 << 31))
 		return sess_err(s, HDB_EINVAL, "value too large (%zu bytes)", n);
-	if (db->encrypted && (db->res.key != s->active_id || db->res.next >= db->res.end)) {
-		rc = reserve(s);
-		if (rc)
-			return rc;
-	}
+	if (db->encrypted && (rc = seal_ready(s)) != HDB_OK)
+		return rc;
 	MDB_val mk = { klen, (void *)k };
 	MDB_val mv = { db->encrypted ? ENGINE_SEAL_OVERHEAD + n : 1 + n, NULL };
 	int mrc = mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_RESERVE);
@@ -603,19 +632,7 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
 		memcpy(o + 1, payload, n);
 		return HDB_OK;
 	}
-	o[0] = ENGINE_SEAL_VERSION;
-	put_u32be(o + 1, s->active_id);
-	rc = crypto_nonce(db->lib, o + ENGINE_SEAL_HDR);
-	if (rc)
-		return sess_err(s, rc, "cannot draw a nonce");
-	unsigned char aad[ENGINE_ID_LEN + ENGINE_SEAL_HDR + ENGINE_MAX_LMDB_KEY];
-	size_t aadlen = build_aad(db, o, k, klen, aad);
-	unsigned char *ct = o + ENGINE_SEAL_HDR + CRYPTO_NONCE_LEN;
-	rc = crypto_aead_seal(s->active_aead, o + ENGINE_SEAL_HDR, aad, aadlen, payload, n, ct, ct + n);
-	if (rc)
-		return sess_err(s, rc, "encryption failed");
-	db->res.next++;
-	return HDB_OK;
+	return seal_into(s, k, klen, payload, n, o);
 }
 
 /* ------------------------------------------------------- buffered writes
@@ -633,14 +650,16 @@ int sess_put_sealed(struct hdb_session *s, const unsigned char *k, size_t klen, 
  *     before any call that is not a buffered put, txn_commit before the
  *     commit, and a put that goes straight through flushes first.
  *  2. Equal keys keep their order (the sort is stable): the last put wins.
- *  3. The buffer holds plaintext: wiped when applied or dropped.
+ *  3. A value is sealed when it is put, while the caller's bytes are still
+ *     in the cache, and the buffer holds only sealed values (the bytes that
+ *     go to disk anyway): nothing in it to wipe.  The flush copies them in.
  *  4. A failed flush poisons an explicit txn (its writes are lost) and
  *     makes the commit fail (the txn is rolled back, and audited so).
  */
 struct sess_wbent {
 	uint64_t sk;                     /* the LMDB key's first 8 bytes, big-endian */
-	size_t off;                      /* of the LMDB key in s->wb; the payload follows */
-	uint32_t klen, plen;
+	size_t off;                      /* of the LMDB key in s->wb; the sealed value follows */
+	uint32_t klen, plen;             /* plen: of the sealed value */
 };
 #define WB_MAX_BYTES ((size_t)32 << 20)
 #define WB_MAX_VALUE 4096                /* larger values live on overflow pages anyway */
@@ -702,9 +721,7 @@ static int wb_sort(struct hdb_session *s)
 
 void sess_drop_writes(struct hdb_session *s)
 {
-	if (s->wb.len)
-		OPENSSL_cleanse(s->wb.p, s->wb.len);
-	buf_reset(&s->wb);
+	buf_reset(&s->wb);   /* sealed values only (invariant 3) */
 	s->nwb = 0;
 }
 
@@ -719,14 +736,16 @@ int sess_flush_writes(struct hdb_session *s)
 		/* sorted, the entries are read in random order from the buffer:
 		 * fetch a few ahead, or every one costs a cache and a TLB miss */
 		if (i + WB_PREFETCH < s->nwb) {
-			const unsigned char *q = s->wb.p + s->wbent[i + WB_PREFETCH].off;
-			__builtin_prefetch(q);
-			__builtin_prefetch(q + 64);
-			__builtin_prefetch(q + 128);
+			const struct sess_wbent *f = &s->wbent[i + WB_PREFETCH];
+			MDB_val q = { f->klen + f->plen, s->wb.p + f->off };
+			value_prefetch(&q);
 		}
 		const struct sess_wbent *e = &s->wbent[i];
-		const unsigned char *k = s->wb.p + e->off;
-		rc = sess_put_sealed(s, k, e->klen, k + e->klen, e->plen, 0);
+		MDB_val mk = { e->klen, s->wb.p + e->off };
+		MDB_val mv = { e->plen, s->wb.p + e->off + e->klen };
+		int mrc = mdb_put(s->txn, s->db->data, &mk, &mv, 0);
+		if (mrc)
+			rc = sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
 	}
 	sess_drop_writes(s);
 	if (rc && s->explicit_txn)
@@ -761,37 +780,32 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		s->wbent = nv;
 		s->capwb = nc;
 	}
-	size_t off = s->wb.len;
-	if (s->wb.cap - off < klen + n) {
-		/* grow by hand: realloc would leave the plaintext behind unwiped */
-		size_t nc = s->wb.cap ? s->wb.cap * 2 : (size_t)64 << 10;
-		while (nc - off < klen + n)
-			nc *= 2;
-		unsigned char *np = malloc(nc);
-		if (!np)
-			return sess_err(s, HDB_ENOMEM, "out of memory");
-		if (off) {
-			memcpy(np, s->wb.p, off);
-			OPENSSL_cleanse(s->wb.p, off);
-		}
-		free(s->wb.p);
-		s->wb.p = np;
-		s->wb.cap = nc;
-	}
+	/* the payload in one piece, while the caller's bytes are hot */
+	buf_reset(&s->pbuf);
+	rc = buf_append(&s->pbuf, p1, n1);
+	if (!rc)
+		rc = buf_append(&s->pbuf, p2, n2);
+	if (!rc)
+		rc = buf_append(&s->pbuf, p3, n3);
+	if (rc)
+		return sess_err(s, rc, "out of memory");
+	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
+	rc = buf_reserve(&s->wb, klen + sn);   /* sealed bytes only: realloc is fine */
+	if (rc)
+		return sess_err(s, rc, "out of memory");
+	rc = seal_ready(s);
+	if (rc)
+		return rc;
 	unsigned char *o = s->wb.p + off;
 	memcpy(o, k, klen);
-	o += klen;
-	if (n1)
-		memcpy(o, p1, n1);
-	if (n2)
-		memcpy(o + n1, p2, n2);
-	if (n3)
-		memcpy(o + n1 + n2, p3, n3);
-	s->wb.len += klen + n;
+	rc = seal_into(s, k, klen, s->pbuf.p, n, o + klen);
+	if (rc)
+		return rc;
+	s->wb.len += klen + sn;
 	uint64_t sk = 0;
 	for (size_t i = 0; i < 8; i++)
 		sk = sk << 8 | (i < klen ? k[i] : 0);
-	s->wbent[s->nwb++] = (struct sess_wbent){ sk, off, (uint32_t)klen, (uint32_t)n };
+	s->wbent[s->nwb++] = (struct sess_wbent){ sk, off, (uint32_t)klen, (uint32_t)sn };
 	if (s->wb.len >= WB_MAX_BYTES)
 		return sess_flush_writes(s);
 	return HDB_OK;
