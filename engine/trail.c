@@ -1282,11 +1282,12 @@ static void *shipper(void *arg)
 					break;
 		}
 		if (a->durability != DUR_SYNC && (a->nq > 0 || a->want_seq > a->file_seq) && a->window_ms &&
-		    !a->stop && !a->failed) {
+		    a->nq < ASSIGN_MAX && !a->stop && !a->failed) {
 			/* group commit: the records committed (or queued) during one
 			 * window share one log write and one fdatasync; a write's
 			 * record is durable in the outbox meanwhile */
-			/* group: let a batch window's worth of records gather */
+			/* group: let a batch window's worth of records gather
+			 * (not when a full slice already waits: nothing to gain) */
 			pthread_mutex_unlock(&a->mu);
 			struct timespec d = { 0, (long)a->window_ms * 1000000L };
 			nanosleep(&d, NULL);
