@@ -205,6 +205,15 @@ static int load_active(struct hdb_session *s)
 	return sess_aead(s, id, &s->active_aead);
 }
 
+/* The plaintext of the last payload put (s->pbuf) is not kept past its
+ * write txn: wiped at commit and abort. */
+static void wipe_payload(struct hdb_session *s)
+{
+	if (s->db->encrypted && s->pbuf.len)
+		OPENSSL_cleanse(s->pbuf.p, s->pbuf.len);
+	buf_reset(&s->pbuf);
+}
+
 int txn_begin(struct hdb_session *s, bool write)
 {
 	struct hdb_db *db = s->db;
@@ -267,6 +276,7 @@ int txn_commit(struct hdb_session *s)
 	int mrc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	s->poisoned = false;
+	wipe_payload(s);
 	if (mrc) {
 		s->db->res = s->res_saved;
 		drop_pending(s);
@@ -295,6 +305,7 @@ void txn_abort(struct hdb_session *s)
 		s->rtxn_idle = s->txn;
 	} else {
 		sess_drop_writes(s);
+		wipe_payload(s);
 		mdb_txn_abort(s->txn);
 		if (s->db->encrypted)
 			s->db->res = s->res_saved;
@@ -725,6 +736,7 @@ void sess_drop_writes(struct hdb_session *s)
 	s->nwb = 0;
 }
 
+
 int sess_flush_writes(struct hdb_session *s)
 {
 	if (!s->nwb)
@@ -757,20 +769,20 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
                     size_t n1, const void *p2, size_t n2, const void *p3, size_t n3)
 {
 	size_t n = n1 + n2 + n3;
-	int rc;
+	/* the payload in one piece, while the caller's bytes are hot */
+	buf_reset(&s->pbuf);
+	int rc = buf_append(&s->pbuf, p1, n1);
+	if (!rc)
+		rc = buf_append(&s->pbuf, p2, n2);
+	if (!rc)
+		rc = buf_append(&s->pbuf, p3, n3);
+	if (rc)
+		return sess_err(s, rc, "out of memory");
 	if (!s->db->encrypted || !many || n > WB_MAX_VALUE || klen > ENGINE_MAX_LMDB_KEY) {
 		rc = sess_flush_writes(s);
 		if (rc)
 			return rc;
-		buf_reset(&s->pbuf);
-		rc = buf_append(&s->pbuf, p1, n1);
-		if (!rc)
-			rc = buf_append(&s->pbuf, p2, n2);
-		if (!rc)
-			rc = buf_append(&s->pbuf, p3, n3);
-		if (rc)
-			return sess_err(s, rc, "out of memory");
-		return sess_put_sealed(s, k, klen, s->pbuf.p, s->pbuf.len, 0);
+		return sess_put_sealed(s, k, klen, s->pbuf.p, n, 0);
 	}
 	if (s->nwb == s->capwb) {
 		size_t nc = s->capwb ? s->capwb * 2 : 256;
@@ -780,15 +792,6 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		s->wbent = nv;
 		s->capwb = nc;
 	}
-	/* the payload in one piece, while the caller's bytes are hot */
-	buf_reset(&s->pbuf);
-	rc = buf_append(&s->pbuf, p1, n1);
-	if (!rc)
-		rc = buf_append(&s->pbuf, p2, n2);
-	if (!rc)
-		rc = buf_append(&s->pbuf, p3, n3);
-	if (rc)
-		return sess_err(s, rc, "out of memory");
 	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
 	rc = buf_reserve(&s->wb, klen + sn);   /* sealed bytes only: realloc is fine */
 	if (rc)
