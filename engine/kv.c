@@ -262,11 +262,13 @@ int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, 
 	unsigned char prefix[5] = { TAG_KV };
 	put_u32be(prefix + 1, ks);
 	MDB_val mk = { sizeof(prefix), prefix }, mv, nk = { 0, NULL }, nv = { 0, NULL };
-	/* In a read txn the snapshot's pages stay put while fn runs, so the
-	 * cursor steps one entry ahead and the next value is fetched into the
-	 * cache while this one is decrypted.  In a write txn fn may write,
-	 * which can move pages: no look-ahead there. */
-	const bool ahead = !s->write && s->db->encrypted;
+	/* In a read txn of the scan's own the snapshot's pages stay put while
+	 * fn runs, so the cursor steps one entry ahead and the next value is
+	 * fetched into the cache while this one is decrypted.  Not in a write
+	 * txn (fn may write, which can move pages), nor in the caller's
+	 * explicit txn (fn may end it); nor in plaintext mode (nothing to
+	 * decrypt). */
+	const bool ahead = op.auto_txn && !s->write && s->db->encrypted;
 	mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE);
 	while (mrc == MDB_SUCCESS) {
 		if (mk.mv_size < sizeof(prefix) || memcmp(mk.mv_data, prefix, sizeof(prefix)) != 0)

@@ -580,8 +580,9 @@ int hdb_cursor_open(struct hdb_session *s, const char *table, struct hdb_cursor 
 	}
 	c->prefix[0] = TAG_ROW;
 	put_u32be(c->prefix + 1, c->sc->table_id);
-	/* look-ahead (hdb_cursor_next) only where no write can move pages */
-	c->ahead = s->db->encrypted && (c->own_txn || !s->write);
+	/* look-ahead (hdb_cursor_next) only in the cursor's own read txn: a
+	 * borrowed one may write, or end while the cursor is open */
+	c->ahead = s->db->encrypted && c->own_txn;
 	snprintf(c->table, sizeof(c->table), "%s", table);
 	*ret_c = c;
 	return HDB_OK;

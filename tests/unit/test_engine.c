@@ -427,8 +427,9 @@ static void test_cursor(void **state)
 	assert_int_equal(sum, 49 * 50 / 2);
 }
 
-/* Scans in a read snapshot step the cursor one entry ahead (and prefetch
- * its value) while the current one is decrypted; in a write txn they do not.
+/* Scans in a read txn of their own step the cursor one entry ahead (and
+ * prefetch its value) while the current one is decrypted; in the caller's
+ * txn (which may write, or end) they do not.
  * Either way every entry comes exactly once with its own value, and a stop
  * leaves the session usable.  Values from 1 byte to overflow pages. */
 #define LA_N 400
@@ -461,6 +462,23 @@ static int la_kv(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	key[kl] = '\0';
 	la_check(a, atoi(key + 2), v, vl);
 	return a->stop_at && a->n == a->stop_at ? 7 : 0;
+}
+
+struct la_end {
+	struct hdb_session *s;
+	int n;
+};
+
+static int la_end_txn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	struct la_end *e = arg;
+	if (++e->n == 3)
+		assert_int_equal(hdb_commit(e->s), HDB_OK);
+	return 0;
 }
 
 static void la_fill(unsigned char *v, int i)
@@ -505,6 +523,14 @@ static void test_scan_lookahead(void **state)
 	assert_int_equal(c.n, LA_N - 1);
 	assert_int_equal(hdb_abort(f->s), HDB_OK);
 
+	/* a callback that ends the caller's read txn mid-scan: the scan stops
+	 * with an error, it does not go on reading a released snapshot */
+	struct la_end end = { f->s, 0 };
+	assert_int_equal(hdb_begin(f->s, HDB_TXN_RDONLY), HDB_OK);
+	int erc = hdb_kv_scan(f->s, "la", la_end_txn, &end);
+	assert_true(erc < 0);
+	assert_int_equal(end.n, 3);
+
 	/* table cursors: own read txn, borrowed read txn, borrowed write txn */
 	const struct hdb_column_def cols[] = { { "id", HDB_T_INT4, true, 1 }, { "b", HDB_T_BYTEA, false, 0 } };
 	assert_int_equal(hdb_table_create(f->s, "la", cols, 2), HDB_OK);
@@ -530,6 +556,18 @@ static void test_scan_lookahead(void **state)
 		assert_int_equal(a.n, LA_N);
 		if (mode)
 			assert_int_equal(hdb_commit(f->s), HDB_OK);
+	}
+	/* a borrowed read txn that ends while the cursor is open: the next
+	 * call fails, it does not hand out a row of the released snapshot */
+	{
+		struct hdb_cursor *bc;
+		const struct hdb_row *br;
+		assert_int_equal(hdb_begin(f->s, HDB_TXN_RDONLY), HDB_OK);
+		assert_int_equal(hdb_cursor_open(f->s, "la", &bc), HDB_OK);
+		assert_int_equal(hdb_cursor_next(bc, &br), HDB_OK);
+		assert_int_equal(hdb_commit(f->s), HDB_OK);
+		assert_int_not_equal(hdb_cursor_next(bc, &br), HDB_OK);
+		hdb_cursor_close(bc);
 	}
 	/* closed early, with the next entry already fetched */
 	struct hdb_cursor *cur;
