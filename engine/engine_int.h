@@ -248,7 +248,7 @@ struct hdb_cursor {
 	struct hdb_schema *sc;
 	unsigned char prefix[5];
 	bool started;
-	bool ahead;                      /* nk/nv/nrc hold the next entry (read txns) */
+	bool ahead;                      /* nk/nv/nrc hold the next entry (own read txn) */
 	MDB_val nk, nv;
 	int nrc;
 	struct hdb_row *row;
@@ -269,7 +269,6 @@ struct op {
 };
 #define OP_INIT(t, tbl) { .type = (t), .table = (tbl), .rows = -1 }
 
-/* op_object - the record's object: "<kind>:<name>" ("table:patients"). */
 /* Stored values are read from LMDB's map, usually cold: a decrypt would
  * stall on each cache line in turn.  Asking for the first lines (and the
  * tag at the end) at once overlaps the misses with each other and with the
@@ -290,6 +289,7 @@ static inline void value_prefetch(const MDB_val *v)
 		__builtin_prefetch(p + v->mv_size - 1);
 }
 
+/* op_object - the record's object: "<kind>:<name>" ("table:patients"). */
 static inline void op_object(struct op *op, const char *kind, const char *name)
 {
 	snprintf(op->object, sizeof(op->object), "%s:%.63s", kind, name ? name : "?");

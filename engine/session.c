@@ -736,7 +736,6 @@ void sess_drop_writes(struct hdb_session *s)
 	s->nwb = 0;
 }
 
-
 int sess_flush_writes(struct hdb_session *s)
 {
 	if (!s->nwb)
