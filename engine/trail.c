@@ -2013,6 +2013,25 @@ const char *hdb_audit_pubkey_path(const struct hdb_db *db)
 	return db && db->audit.pub_file ? db->audit.pub_file : NULL;
 }
 
+/* Finishes detail d (begun by the caller), records one successful event
+ * of a tool with it and waits until the record is on disk; frees d. */
+static int record_tool_event(struct hdb_session *s, enum audit_event_type type, const char *object,
+                             struct buf *d)
+{
+	int rc = audit_detail_end(d);
+	if (!rc)
+		rc = buf_putc(d, 0);
+	if (rc) {
+		buf_free(d);
+		return sess_err(s, HDB_ENOMEM, "out of memory");
+	}
+	struct audit_event ev = { .type = type, .outcome = AUDIT_SUCCESS, .rows_affected = -1,
+		                  .object = object, .detail_json = (const char *)d->p, .time_us = now_us() };
+	rc = record_and_wait(s, &ev);
+	buf_free(d);
+	return rc;
+}
+
 /* hdb_audit_access - one "audit_access" record (PCI DSS 10.2.1.3: access to
  * the audit trail), shipped before the tool reads the log, so that the
  * reading is itself on record. */
@@ -2027,18 +2046,7 @@ int hdb_audit_access(struct hdb_session *s, const char *tool, const char *input)
 	audit_detail_str(&d, "tool", tool);
 	if (input)
 		audit_detail_str(&d, "input", input);
-	int rc = audit_detail_end(&d);
-	if (!rc)
-		rc = buf_putc(&d, 0);
-	if (rc) {
-		buf_free(&d);
-		return sess_err(s, HDB_ENOMEM, "out of memory");
-	}
-	struct audit_event ev = { .type = AUDIT_EV_AUDIT_ACCESS, .outcome = AUDIT_SUCCESS, .rows_affected = -1,
-		                  .object = "audit_log", .detail_json = (const char *)d.p, .time_us = now_us() };
-	rc = record_and_wait(s, &ev);
-	buf_free(&d);
-	return rc;
+	return record_tool_event(s, AUDIT_EV_AUDIT_ACCESS, "audit_log", &d);
 }
 
 /* hdb_audit_export - one "export_run" record: what a tool wrote from the
@@ -2059,16 +2067,5 @@ int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output
 	audit_detail_str(&d, "sha256", sha256_hex);
 	if (what)
 		audit_detail_str(&d, "what", what);
-	int rc = audit_detail_end(&d);
-	if (!rc)
-		rc = buf_putc(&d, 0);
-	if (rc) {
-		buf_free(&d);
-		return sess_err(s, HDB_ENOMEM, "out of memory");
-	}
-	struct audit_event ev = { .type = AUDIT_EV_EXPORT_RUN, .outcome = AUDIT_SUCCESS, .rows_affected = -1,
-		                  .object = output, .detail_json = (const char *)d.p, .time_us = now_us() };
-	rc = record_and_wait(s, &ev);
-	buf_free(&d);
-	return rc;
+	return record_tool_event(s, AUDIT_EV_EXPORT_RUN, output, &d);
 }
