@@ -15,30 +15,13 @@ setup() {
 	if ! "$HDB_BIN" audit-verify --help >/dev/null 2>&1; then
 		skip "audit-verify verb not wired yet"
 	fi
-	G=$(audit_gen_bin) || { echo "cannot build tests/cli/audit_gen.c"; return 1; }
+	G=$(build_helper audit_gen) || { echo "cannot build tests/cli/audit_gen.c"; return 1; }
 	mkdir -p "$T/log"
 	"$G" "$T/log" >/dev/null
 	LOG="$T/log/audit.log"
 	PUB="$T/log/audit.pub"
 }
 teardown() { hdb_teardown; }
-
-audit_gen_bin() {
-	local bin="$HDB_ROOT/build/audit_gen" src="$HDB_ROOT/tests/cli/audit_gen.c"
-	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ "$HDB_ROOT/libheliosdb.a" -nt "$bin" ]; then
-		mkdir -p "$HDB_ROOT/build"
-		local tmp="$bin.$$"
-		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O1 -Iinclude -Iutil -Ipolicy -Iaudit -Iengine \
-			tests/cli/audit_gen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lsystemd \
-			-lpthread) >&2; then
-			mv -f "$tmp" "$bin"
-		else
-			rm -f "$tmp"
-			[ -x "$bin" ] || return 1
-		fi
-	fi
-	echo "$bin"
-}
 
 verify() { hdbx audit-verify --input "${1:-$LOG}" --pubkey "${2:-$PUB}"; }
 

@@ -107,17 +107,17 @@ no_crash() {
 	fi
 }
 
-# loadgen_bin - path of the load generator, built on demand from
-# tests/cli/loadgen.c into build/loadgen (the Makefile also has a rule).
-loadgen_bin() {
-	local bin="$HDB_ROOT/build/loadgen"
-	local src="$HDB_ROOT/tests/cli/loadgen.c"
+# build_helper NAME - path of build/NAME, a test helper built on demand from
+# tests/cli/NAME.c against libheliosdb.a (rebuilt when either is newer).
+build_helper() {
+	local bin="$HDB_ROOT/build/$1" src="$HDB_ROOT/tests/cli/$1.c"
 	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ "$HDB_ROOT/libheliosdb.a" -nt "$bin" ]; then
 		mkdir -p "$HDB_ROOT/build"
 		# build to a private name, then rename: parallel test files may race
 		local tmp="$bin.$$"
 		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iaudit -Iengine \
-			tests/cli/loadgen.c libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lsystemd -lpthread) >&2; then
+			"tests/cli/$1.c" libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lsystemd \
+			-lpthread) >&2; then
 			mv -f "$tmp" "$bin"
 		else
 			rm -f "$tmp"
@@ -126,6 +126,9 @@ loadgen_bin() {
 	fi
 	echo "$bin"
 }
+
+# loadgen_bin - the load generator (tests/cli/loadgen.c; the Makefile also has a rule).
+loadgen_bin() { build_helper loadgen; }
 
 # quickstart_bin - examples/quickstart ("make test" builds it first; built
 # here only when missing, so a test run never rebuilds the library while

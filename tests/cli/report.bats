@@ -25,25 +25,6 @@ setup() {
 }
 teardown() { hdb_teardown; }
 
-# build_helper NAME - tests/cli/NAME.c into build/NAME, on demand (as
-# audit_verify.bats builds audit_gen), to a private name then renamed.
-build_helper() {
-	local bin="$HDB_ROOT/build/$1" src="$HDB_ROOT/tests/cli/$1.c"
-	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ "$HDB_ROOT/libheliosdb.a" -nt "$bin" ]; then
-		mkdir -p "$HDB_ROOT/build"
-		local tmp="$bin.$$"
-		if (cd "$HDB_ROOT" && gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iutil -Ipolicy -Iaudit -Iengine \
-			"tests/cli/$1.c" libheliosdb.a -o "$tmp" -llmdb -lcrypto -largon2 -ljson-c -lsystemd \
-			-lpthread) >&2; then
-			mv -f "$tmp" "$bin"
-		else
-			rm -f "$tmp"
-			[ -x "$bin" ] || return 1
-		fi
-	fi
-	echo "$bin"
-}
-
 # txt PDF - the PDF's text, layout kept (one table row per line)
 txt() { pdftotext -layout "$1" -; }
 
