@@ -396,4 +396,17 @@ struct audit_verify_result {
 int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDIT_SIGN_PUB_LEN],
                  audit_finding_fn fn, void *arg, struct audit_verify_result *ret, char *err, size_t errlen);
 
+/* Tuning of audit_verify_ex; 0 in a field means the default.  The result
+ * and the findings (and their order) do not depend on it. */
+struct audit_verify_opts {
+	unsigned threads;       /* threads, the caller's included (default: its CPUs, at most 8) */
+	unsigned batch_lines;   /* lines prepared at once (default 4096) */
+	unsigned min_slice;     /* fewest lines worth handing a thread (default 64) */
+};
+
+/* audit_verify_ex - audit_verify with tuning (o may be NULL). */
+int audit_verify_ex(char *const *files, size_t nfiles, const unsigned char pub[AUDIT_SIGN_PUB_LEN],
+                    const struct audit_verify_opts *o, audit_finding_fn fn, void *arg,
+                    struct audit_verify_result *ret, char *err, size_t errlen);
+
 #endif

@@ -55,9 +55,24 @@
  * hash anyway.  Lines are read with read() into one buffer (bounded: a line
  * longer than AUDIT_LINE_MAX is reported and skipped), not getline, so
  * memory stays bounded even against a log with no newline at all.
+ *
+ * Parallel pre-pass.  Everything a record needs that does not depend on the
+ * records before it (the scan, seq, prev_hash, and the SHA-256 of the line
+ * with its own prev_hash) is computed for a batch of up to BATCH_LINES
+ * lines by the calling thread and up to VERIFY_MAX_THREADS - 1 workers,
+ * each taking a contiguous slice (pre_record, struct pre).  The chain, the
+ * checkpoints and every finding are then worked out by the calling thread
+ * alone, line by line in file order, so findings and their order do not
+ * depend on the thread count (tests/unit/test_audit_verify.c compares).
+ * The SHA-256 is most of the work, so on n CPUs this runs close to n times
+ * as fast; memory stays bounded (one read buffer, one batch).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +89,9 @@
 #define AUDIT_LINE_MAX (16u << 20)
 #define READ_CHUNK (1u << 20)
 #define SCAN_MAX_DEPTH 64
+#define BATCH_LINES 4096        /* lines precomputed at once */
+#define VERIFY_MAX_THREADS 8
+#define MIN_SLICE 64            /* fewer lines per thread are not worth a wakeup */
 
 const char *audit_problem_name(enum audit_problem p)
 {
@@ -450,21 +468,10 @@ static int hexval(char c)
 	return -1;   /* records use lowercase hex only */
 }
 
-/* get_hash - a 64-hex string member (public values: no need for the
+/* hex32 - 64 lowercase hex digits (public values: no need for the
  * constant-time hex_decode, which costs more than the SHA-256 here). */
-static bool get_hash(struct vstate *s, const struct member *m, unsigned char out[32])
+static bool hex32(const char *h, unsigned char out[32])
 {
-	char hex[65];
-	const char *h = m->v + 1;
-	if (!m->v || m->type != '"')
-		return false;
-	if (m->esc) {
-		if (!get_str(s, m, hex, sizeof(hex)) || strlen(hex) != 64)
-			return false;
-		h = hex;
-	} else if (m->len != 66) {
-		return false;
-	}
 	for (int i = 0; i < 32; i++) {
 		int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
 		if (hi < 0 || lo < 0)
@@ -472,6 +479,27 @@ static bool get_hash(struct vstate *s, const struct member *m, unsigned char out
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return true;
+}
+
+/* hash_plain - a 64-hex string member without escapes: 1, 0 if it is not
+ * one, -1 if it has escapes (get_hash decodes those).  Thread-safe. */
+static int hash_plain(const struct member *m, unsigned char out[32])
+{
+	if (!m->v || m->type != '"')
+		return 0;
+	if (m->esc)
+		return -1;
+	return m->len == 66 && hex32(m->v + 1, out);
+}
+
+/* get_hash - a 64-hex string member, escapes decoded. */
+static bool get_hash(struct vstate *s, const struct member *m, unsigned char out[32])
+{
+	int r = hash_plain(m, out);
+	if (r >= 0)
+		return r == 1;
+	char hex[65];
+	return get_str(s, m, hex, sizeof(hex)) && strlen(hex) == 64 && hex32(hex, out);
 }
 
 /* parse_detail - the detail object with json-c (NULL if not an object). */
@@ -566,36 +594,71 @@ static void check_anchor(struct vstate *s, const struct member *m)
 }
 
 /* one_record - items 1 to 6 for one line (without its newline). */
-static void one_record(struct vstate *s, size_t fi, uint64_t ln, bool file_first, const char *line, size_t len)
-{
-	struct member m[M__N];
-	struct where w = { fi, ln, 0 };
+enum { LINE_OK, LINE_TORN, LINE_TOO_LONG, LINE_EOF, LINE_ERR, LINE_NEED };
+
+/* What one line yields on its own, without the records before it
+ * (pre_record, run in parallel); one_record does the rest in file order. */
+struct pre {
+	const char *line;       /* into the reader's buffer, valid for the batch */
+	size_t len;
+	uint64_t ln;
+	int kind;               /* LINE_OK, LINE_TORN or LINE_TOO_LONG */
+	const char *why;        /* scan_record's reason, NULL when the line scanned */
 	size_t col;
-	const char *why = scan_record(line, len, m, &col);
-	if (why) {
-		report(s, AUDIT_BAD_JSON, &w, "not a record: %s at column %zu", why, col);
+	bool seq_ok;
+	int prev_ok;            /* hash_plain of prev_hash: 1, 0, -1 (has escapes) */
+	int hash_rc;            /* audit_line_hash, valid when prev_ok == 1 */
+	uint64_t seq;
+	struct member m[M__N];
+	unsigned char prev[32], calc[32], claimed[32];
+};
+
+/* pre_record - the thread-safe part of checking one line. */
+static void pre_record(struct pre *p)
+{
+	if (p->kind != LINE_OK || p->len == 0)
+		return;
+	p->why = scan_record(p->line, p->len, p->m, &p->col);
+	if (p->why)
+		return;
+	p->seq_ok = get_seq(&p->m[M_SEQ], &p->seq);
+	p->prev_ok = hash_plain(&p->m[M_PREV_HASH], p->prev);
+	if (p->prev_ok == 1)
+		p->hash_rc = audit_line_hash(p->prev, p->line, p->len, p->calc, p->claimed);
+}
+
+static void one_record(struct vstate *s, size_t fi, bool file_first, struct pre *p)
+{
+	struct where w = { fi, p->ln, 0 };
+	if (p->why) {
+		report(s, AUDIT_BAD_JSON, &w, "not a record: %s at column %zu", p->why, p->col);
 		return;
 	}
-	uint64_t seq;
-	unsigned char prev[32], calc[32], claimed[32];
 	char type[256], db_id[256];
-	if (!get_seq(&m[M_SEQ], &seq)) {
+	if (!p->seq_ok) {
 		report(s, AUDIT_BAD_JSON, &w, "not a record: member 'seq' is missing or not a positive integer");
 		return;
 	}
+	uint64_t seq = p->seq;
 	w.seq = seq;
-	if (!get_hash(s, &m[M_PREV_HASH], prev) || !m[M_HASH].v) {
+	if (p->prev_ok < 0 && get_hash(s, &p->m[M_PREV_HASH], p->prev)) {
+		p->prev_ok = 1;
+		p->hash_rc = audit_line_hash(p->prev, p->line, p->len, p->calc, p->claimed);
+	}
+	if (p->prev_ok != 1 || !p->m[M_HASH].v) {
 		report(s, AUDIT_BAD_JSON, &w, "not a record: member 'prev_hash' or 'hash' is missing or malformed");
 		return;
 	}
-	if (!get_str(s, &m[M_EVENT_TYPE], type, sizeof(type)) || !get_str(s, &m[M_DB_ID], db_id, sizeof(db_id))) {
+	if (!get_str(s, &p->m[M_EVENT_TYPE], type, sizeof(type)) || !get_str(s, &p->m[M_DB_ID], db_id, sizeof(db_id))) {
 		report(s, AUDIT_BAD_JSON, &w, "not a record: member 'event_type' or 'db_id' is missing or malformed");
 		return;
 	}
-	if (audit_line_hash(prev, line, len, calc, claimed) != HDB_OK) {
+	if (p->hash_rc != HDB_OK) {
 		report(s, AUDIT_BAD_JSON, &w, "not a record: it does not end with the hash member");
 		return;
 	}
+	const unsigned char *prev = p->prev, *calc = p->calc, *claimed = p->claimed;
+	const struct member *m = p->m;
 	s->res->records++;
 	if (CRYPTO_memcmp(calc, claimed, 32) != 0)
 		report(s, AUDIT_BAD_HASH, &w, "the hash does not match the record's content: the record was modified");
@@ -694,11 +757,12 @@ struct reader {
 	bool skipping;        /* inside an over-long line */
 };
 
-enum { LINE_OK, LINE_TORN, LINE_TOO_LONG, LINE_EOF, LINE_ERR };
 
 /* next_line - the next line (without its newline) as *ret_p/ret_len, valid
- * until the next call.  LINE_TORN: the file's last bytes, without newline. */
-static int next_line(struct reader *r, const char **ret_p, size_t *ret_len)
+ * until the next call that reads (may_fill).  LINE_TORN: the file's last
+ * bytes, without newline.  LINE_NEED: no whole line is left in the buffer
+ * and may_fill is false. */
+static int next_line(struct reader *r, bool may_fill, const char **ret_p, size_t *ret_len)
 {
 	for (;;) {
 		char *nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
@@ -723,6 +787,8 @@ static int next_line(struct reader *r, const char **ret_p, size_t *ret_len)
 				return LINE_EOF;
 			return LINE_TORN;
 		}
+		if (!may_fill)
+			return LINE_NEED;
 		if (r->end - r->start > AUDIT_LINE_MAX) {
 			bool was = r->skipping;
 			r->skipping = true;
@@ -757,7 +823,147 @@ static int next_line(struct reader *r, const char **ret_p, size_t *ret_len)
 	}
 }
 
-static int verify_file(struct vstate *s, size_t fi, struct reader *r, char *err, size_t errlen)
+/* ------------------------------------------------------------ the workers
+ *
+ * Fork-join per batch: the caller publishes the batch (gen++), takes slice
+ * 0 itself and waits until every worker has acknowledged the generation.
+ * Workers only ever write their own slice of the batch.
+ */
+
+struct pool;
+struct worker {
+	struct pool *pl;
+	unsigned idx;           /* its slice: 1 .. nth */
+	pthread_t th;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	struct worker wk[VERIFY_MAX_THREADS - 1];
+	unsigned want;          /* threads to use, the caller included */
+	unsigned nth;           /* workers running */
+	bool started, quit;
+	uint64_t gen;
+	unsigned pending;       /* workers yet to finish this generation */
+	struct pre *batch;
+	size_t n;
+	unsigned parts;         /* slices of this batch, the caller's included */
+};
+
+static void run_slice(struct pre *b, size_t n, unsigned parts, unsigned i)
+{
+	size_t lo = n * i / parts, hi = n * (i + 1) / parts;
+	for (size_t k = lo; k < hi; k++)
+		pre_record(&b[k]);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *pl = w->pl;
+	uint64_t seen = 0;
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		while (pl->gen == seen && !pl->quit)
+			pthread_cond_wait(&pl->go, &pl->mu);
+		if (pl->quit)
+			break;
+		seen = pl->gen;
+		struct pre *b = pl->batch;
+		size_t n = pl->n;
+		unsigned parts = pl->parts;
+		pthread_mutex_unlock(&pl->mu);
+		if (w->idx < parts)
+			run_slice(b, n, parts, w->idx);
+		pthread_mutex_lock(&pl->mu);
+		if (--pl->pending == 0)
+			pthread_cond_signal(&pl->done);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return NULL;
+}
+
+/* pool_start - the workers, with every signal blocked (the caller's thread
+ * handles them).  Fewer than asked if threads cannot be created: the work
+ * is the same, only slower. */
+static void pool_start(struct pool *pl)
+{
+	pl->started = true;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i + 1 < pl->want; i++) {
+		pl->wk[i].pl = pl;
+		pl->wk[i].idx = i + 1;
+		if (pthread_create(&pl->wk[i].th, NULL, worker_main, &pl->wk[i]) != 0)
+			break;
+		pl->nth++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void pool_stop(struct pool *pl)
+{
+	pthread_mutex_lock(&pl->mu);
+	pl->quit = true;
+	pthread_cond_broadcast(&pl->go);
+	pthread_mutex_unlock(&pl->mu);
+	for (unsigned i = 0; i < pl->nth; i++)
+		pthread_join(pl->wk[i].th, NULL);
+	pl->nth = 0;
+}
+
+/* pool_run - pre_record over b[0..n), in parallel when it is worth it. */
+static void pool_run(struct pool *pl, struct pre *b, size_t n, size_t min_slice)
+{
+	unsigned parts = pl->want;
+	if (n / min_slice < parts)
+		parts = (unsigned)(n / min_slice);
+	if (parts > 1 && !pl->started)
+		pool_start(pl);
+	if (parts > pl->nth + 1)
+		parts = pl->nth + 1;
+	if (parts <= 1) {
+		run_slice(b, n, 1, 0);
+		return;
+	}
+	pthread_mutex_lock(&pl->mu);
+	pl->batch = b;
+	pl->n = n;
+	pl->parts = parts;
+	pl->pending = pl->nth;
+	pl->gen++;
+	pthread_cond_broadcast(&pl->go);
+	pthread_mutex_unlock(&pl->mu);
+	run_slice(b, n, parts, 0);
+	pthread_mutex_lock(&pl->mu);
+	while (pl->pending)
+		pthread_cond_wait(&pl->done, &pl->mu);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/* online_cpus - the CPUs this thread may run on, at least 1. */
+static unsigned online_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* ------------------------------------------------------------ the files */
+
+struct batcher {
+	struct pool pool;
+	struct pre *b;
+	size_t cap;             /* lines per batch */
+	size_t min_slice;
+};
+
+static int verify_file(struct vstate *s, struct batcher *bt, size_t fi, struct reader *r, char *err,
+                       size_t errlen)
 {
 	const char *path = s->files[fi];
 	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -768,36 +974,56 @@ static int verify_file(struct vstate *s, size_t fi, struct reader *r, char *err,
 	r->start = r->end = 0;
 	r->eof = r->skipping = false;
 	uint64_t ln = 0;
-	bool first = true;
+	bool first = true, eof = false;
 	int rc = HDB_OK;
-	while (!s->stopped) {
-		const char *p;
-		size_t n;
-		int k = next_line(r, &p, &n);
-		if (k == LINE_EOF)
-			break;
-		if (k == LINE_ERR) {
-			errf(err, errlen, "cannot read audit log '%s': %s", path, strerror(errno));
-			rc = errno == ENOMEM ? HDB_ENOMEM : HDB_EIO;
-			break;
+	while (!s->stopped && !eof) {
+		/* a batch: the whole lines in the buffer; it is refilled only
+		 * while the batch is empty, so the lines stay where they are */
+		size_t n = 0;
+		while (n < bt->cap) {
+			const char *p = NULL;
+			size_t len = 0;
+			int k = next_line(r, n == 0, &p, &len);
+			if (k == LINE_NEED)
+				break;
+			if (k == LINE_EOF) {
+				eof = true;
+				break;
+			}
+			if (k == LINE_ERR) {   /* only when reading, so n == 0 */
+				errf(err, errlen, "cannot read audit log '%s': %s", path, strerror(errno));
+				rc = errno == ENOMEM ? HDB_ENOMEM : HDB_EIO;
+				goto out;
+			}
+			struct pre *e = &bt->b[n++];
+			memset(e, 0, offsetof(struct pre, m));
+			e->line = p;
+			e->len = len;
+			e->ln = ++ln;
+			e->kind = k;
 		}
-		ln++;
-		struct where w = { fi, ln, 0 };
-		if (k == LINE_TOO_LONG) {
-			report(s, AUDIT_BAD_JSON, &w, "not a record: a line longer than %u bytes", AUDIT_LINE_MAX);
-			continue;
+		pool_run(&bt->pool, bt->b, n, bt->min_slice);
+		for (size_t i = 0; i < n && !s->stopped; i++) {
+			struct pre *e = &bt->b[i];
+			struct where w = { fi, e->ln, 0 };
+			if (e->kind == LINE_TOO_LONG) {
+				report(s, AUDIT_BAD_JSON, &w, "not a record: a line longer than %u bytes", AUDIT_LINE_MAX);
+				continue;
+			}
+			if (e->kind == LINE_TORN) {
+				report(s, AUDIT_BAD_JSON, &w, "torn last line (%zu bytes, no newline): a write was cut short",
+				       e->len);
+				continue;
+			}
+			if (e->len == 0) {
+				report(s, AUDIT_BAD_JSON, &w, "empty line");
+				continue;
+			}
+			one_record(s, fi, first, e);
+			first = false;
 		}
-		if (k == LINE_TORN) {
-			report(s, AUDIT_BAD_JSON, &w, "torn last line (%zu bytes, no newline): a write was cut short", n);
-			continue;
-		}
-		if (n == 0) {
-			report(s, AUDIT_BAD_JSON, &w, "empty line");
-			continue;
-		}
-		one_record(s, fi, ln, first, p, n);
-		first = false;
 	}
+out:
 	close(r->fd);
 	r->fd = -1;
 	return rc;
@@ -806,6 +1032,13 @@ static int verify_file(struct vstate *s, size_t fi, struct reader *r, char *err,
 int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDIT_SIGN_PUB_LEN],
                  audit_finding_fn fn, void *arg, struct audit_verify_result *ret, char *err, size_t errlen)
 {
+	return audit_verify_ex(files, nfiles, pub, NULL, fn, arg, ret, err, errlen);
+}
+
+int audit_verify_ex(char *const *files, size_t nfiles, const unsigned char pub[AUDIT_SIGN_PUB_LEN],
+                    const struct audit_verify_opts *o, audit_finding_fn fn, void *arg,
+                    struct audit_verify_result *ret, char *err, size_t errlen)
+{
 	if ((!files && nfiles) || !pub || !ret) {
 		errf(err, errlen, "invalid argument");
 		return HDB_EINVAL;
@@ -813,8 +1046,16 @@ int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDI
 	memset(ret, 0, sizeof(*ret));
 	struct vstate *s = calloc(1, sizeof(*s));
 	struct reader r = { .fd = -1 };
+	struct batcher bt = {
+		.pool = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+		          .done = PTHREAD_COND_INITIALIZER },
+		.cap = o && o->batch_lines ? o->batch_lines : BATCH_LINES,
+		.min_slice = o && o->min_slice ? o->min_slice : MIN_SLICE,
+	};
+	unsigned want = o && o->threads ? o->threads : online_cpus();
+	bt.pool.want = want > VERIFY_MAX_THREADS ? VERIFY_MAX_THREADS : want;
 	int rc = HDB_OK;
-	if (!s || !(s->tok = json_tokener_new())) {
+	if (!s || !(s->tok = json_tokener_new()) || !(bt.b = calloc(bt.cap, sizeof(*bt.b)))) {
 		errf(err, errlen, "out of memory");
 		rc = HDB_ENOMEM;
 		goto out;
@@ -835,7 +1076,7 @@ int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDI
 
 	for (size_t i = 0; i < nfiles && !s->stopped; i++) {
 		ret->segments++;
-		rc = verify_file(s, i, &r, err, errlen);
+		rc = verify_file(s, &bt, i, &r, err, errlen);
 		if (rc)
 			goto out;
 	}
@@ -880,6 +1121,8 @@ int audit_verify(char *const *files, size_t nfiles, const unsigned char pub[AUDI
 	if (rc == HDB_ECORRUPT)
 		errf(err, errlen, "%" PRIu64 " finding%s", ret->findings, ret->findings == 1 ? "" : "s");
 out:
+	pool_stop(&bt.pool);
+	free(bt.b);
 	free(r.buf);
 	if (s)
 		json_tokener_free(s->tok);

@@ -5,7 +5,8 @@
  * Generates a signed log of N records (default 1,000,000; --records N) with
  * audit_record_encode, a checkpoint every 1000 records and a clean stop,
  * into a temporary directory, then times audit_verify over it (best of
- * three runs) and prints records/s and PASS or MISS against the target.
+ * three runs) and prints records/s and PASS or MISS against the target,
+ * with the one-thread figure (best of three, runs alternating) beside it.
  * Exit 0 when it ran (a miss is reported, not fatal, unless --strict),
  * 1 on an error.
  */
@@ -106,24 +107,29 @@ int main(int argc, char **argv)
 	struct stat st;
 	double mb = stat(path, &st) == 0 ? (double)st.st_size / 1e6 : 0;
 	char *files[] = { path };
-	double best = 0;
+	/* best of three, one thread and the default (the CPUs: what the CLI
+	 * uses) alternately, so both figures come from the same minutes */
+	double best = 0, best1 = 0;
 	struct audit_verify_result res;
 	char err[256] = "";
-	for (int run = 0; run < 3; run++) {
+	for (int run = 0; run < 6; run++) {
+		struct audit_verify_opts one = { .threads = 1 };
 		double v0 = now_s();
-		int vrc = audit_verify(files, 1, pub, on_finding, NULL, &res, err, sizeof(err));
+		int vrc = audit_verify_ex(files, 1, pub, run % 2 ? &one : NULL, on_finding, NULL, &res, err,
+		                          sizeof(err));
 		double d = now_s() - v0;
 		if (vrc != HDB_OK || res.records != nrec) {
 			fprintf(stderr, "bench_audit_verify: verification failed: %s\n", err);
 			goto out;
 		}
 		double per = (double)res.records / d;
-		if (per > best)
-			best = per;
+		double *b = run % 2 ? &best1 : &best;
+		if (per > *b)
+			*b = per;
 	}
 	printf("audit-verify: %lu records (%.0f MB) generated in %.2f s; verified at %.0f records/s "
-	       "(target %.0f): %s\n",
-	       nrec, mb, gen, best, TARGET_PER_S,
+	       "(one thread: %.0f; target %.0f): %s\n",
+	       nrec, mb, gen, best, best1, TARGET_PER_S,
 	       best >= TARGET_PER_S ? "PASS" : "MISS");
 	rc = strict && best < TARGET_PER_S ? 1 : 0;
 out:

@@ -170,12 +170,45 @@ static void collect(void *arg, const struct audit_finding *f)
 	fs->n++;
 }
 
+/* same_findings - the parallel pre-pass changes nothing: the same result,
+ * the same findings in the same order, whatever the threads and batches. */
+static void same_findings(const struct findings *a, const struct findings *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n && i < ARRAY_SIZE(a->f); i++) {
+		assert_int_equal(a->f[i].p, b->f[i].p);
+		assert_string_equal(a->f[i].file, b->f[i].file);
+		assert_int_equal(a->f[i].line, b->f[i].line);
+		assert_int_equal(a->f[i].seq, b->f[i].seq);
+		assert_string_equal(a->f[i].detail, b->f[i].detail);
+	}
+}
+
 static int run_verify(char *const *files, size_t n, const unsigned char *pub, struct findings *fs,
                       struct audit_verify_result *res)
 {
 	char err[256] = "";
 	memset(fs, 0, sizeof(*fs));
 	int rc = audit_verify(files, n, pub, collect, fs, res, err, sizeof(err));
+	/* again on worker threads with tiny batches (every line its own batch,
+	 * and batches that end mid-file), and with one thread */
+	static const struct audit_verify_opts variants[] = {
+		{ .threads = 3, .batch_lines = 5, .min_slice = 1 },
+		{ .threads = 2, .batch_lines = 1, .min_slice = 1 },
+		{ .threads = 1 },
+	};
+	struct findings *again = malloc(sizeof(*again));
+	assert_non_null(again);
+	for (size_t v = 0; v < ARRAY_SIZE(variants); v++) {
+		struct audit_verify_result r2;
+		char err2[256] = "";
+		memset(again, 0, sizeof(*again));
+		assert_int_equal(audit_verify_ex(files, n, pub, &variants[v], collect, again, &r2, err2, sizeof(err2)), rc);
+		assert_string_equal(err2, err);
+		assert_memory_equal(&r2, res, sizeof(r2));
+		same_findings(fs, again);
+	}
+	free(again);
 	for (size_t i = 0; i < fs->n && i < 8; i++)
 		print_message("  finding: %s:%llu: seq %llu: %s: %s\n", fs->f[i].file,
 		              (unsigned long long)fs->f[i].line, (unsigned long long)fs->f[i].seq,
