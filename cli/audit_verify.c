@@ -217,6 +217,11 @@ static long check_journal(char *const *segs, size_t n)
 		return -1;
 	}
 	qsort(j.v, j.n, sizeof(*j.v), jcmp);
+	size_t distinct = 0;
+	for (size_t i = 0; i < j.n; i++)
+		if (i == 0 || jcmp(&j.v[i - 1], &j.v[i]) != 0)
+			distinct++;
+	uint64_t records = 0, present = 0;
 	struct run run = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		FILE *f = fopen(segs[i], "r");
@@ -233,7 +238,9 @@ static long check_journal(char *const *segs, size_t n)
 			if (!line_seq_hash(line, (size_t)len - (line[len - 1] == '\n'), &seq, h, NULL))
 				continue;
 			int r = jhas(&j, seq, h);
+			records++;
 			if (r == 1) {
+				present++;
 				flush_run(&run, &found);
 				continue;
 			}
@@ -251,7 +258,14 @@ static long check_journal(char *const *segs, size_t n)
 		fclose(f);
 	}
 	flush_run(&run, &found);
-	printf("journal: %zu entries of database %s checked\n", j.n, db_id);
+	uint64_t other = distinct > present ? (uint64_t)distinct - present : 0;
+	/* entries beyond the records: sent again after a crash (at least
+	 * once, docs/journald.md), or of records in other files (segments
+	 * retention deleted) */
+	printf("journal: %zu entries of database %s: %" PRIu64 " of the log's %" PRIu64 " records found; "
+	       "%zu duplicate entr%s (sent again after a crash); %" PRIu64 " entr%s of records not in these files\n",
+	       j.n, db_id, present, records, j.n - distinct, j.n - distinct == 1 ? "y" : "ies",
+	       other, other == 1 ? "y" : "ies");
 	free(j.v);
 	free(line);
 	return found;

@@ -129,6 +129,8 @@ struct engine_audit {
 	uint64_t file_seq;                /* last record in the log file */
 	bool log_starts_empty;            /* continuing a chain into an empty log (file_seq is not in it) */
 	uint64_t trimmed_seq;             /* outbox entries up to here are deleted */
+	int open_fd;                      /* data.mdb, flock(LOCK_SH) while open (valid if open_locked) */
+	bool open_locked;
 	unsigned char file_hash[32];
 	bool stop;
 	bool failed;

@@ -41,6 +41,10 @@
  *  1. seq is gapless: it is only assigned inside write transactions, from
  *     the head stored in the same transaction.
  *  2. The log file never holds a record the outbox did not commit first.
+ *  2a. The outbox keeps a record until the log is synced and, with journald
+ *     on, journald was handed its entry (trim_limit): after a crash the
+ *     next process to open the database alone sends those entries again
+ *     (jd_resend), so the journal misses nothing the log holds.
  *  3. Records never hold user values: keys of the key-value API appear as
  *     keyed-hash tokens, queries as redacted text.
  */
@@ -48,6 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <pwd.h>
@@ -640,6 +647,21 @@ static int outbox_trim(struct hdb_session *s, uint64_t upto)
 	return HDB_OK;
 }
 
+/* trim_limit - how far the outbox may be trimmed: what the log holds and,
+ * with journald on, what journald was handed too (the outbox is what
+ * trail_open re-sends to journald after a crash, see jd_resend). */
+static uint64_t trim_limit(struct engine_audit *a)
+{
+	uint64_t lim = a->file_seq;
+	if (a->jd) {
+		pthread_mutex_lock(&a->mu);
+		if (a->jd->sent_seq < lim)
+			lim = a->jd->sent_seq;
+		pthread_mutex_unlock(&a->mu);
+	}
+	return lim > a->trimmed_seq ? lim : a->trimmed_seq;
+}
+
 /* One write txn: give queued events their seq, and delete shipped outbox
  * entries once there are TRIM_EVERY of them (n == 0: only that).  With
  * durability batch/async the log is appended without fdatasync
@@ -650,14 +672,14 @@ static int outbox_trim(struct hdb_session *s, uint64_t upto)
 static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 {
 	struct hdb_session *s = a->sess;
-	uint64_t trim_to = a->trimmed_seq;
-	if (n == 0 || a->file_seq - a->trimmed_seq >= TRIM_EVERY) {
+	uint64_t trim_to = a->trimmed_seq, lim = trim_limit(a);
+	if (n == 0 || lim - a->trimmed_seq >= TRIM_EVERY) {
 		char err[512];
 		if (audit_file_sync(a->file, err, sizeof(err)) != HDB_OK) {
 			snprintf(a->failmsg, sizeof(a->failmsg), "%s", err);
 			return sess_err(s, HDB_EIO, "%s", err);
 		}
-		trim_to = a->file_seq;
+		trim_to = lim;
 	}
 	int rc = txn_begin(s, true);
 	if (rc)
@@ -1032,6 +1054,19 @@ static void jd_stop(struct engine_audit *a)
 	a->jd = NULL;
 }
 
+/* jd_drain - waits until journald was handed every record the log holds,
+ * or journald is down: before the last trim of a clean close. */
+static void jd_drain(struct engine_audit *a)
+{
+	struct trail_journal *j = a->jd;
+	if (!j)
+		return;
+	pthread_mutex_lock(&a->mu);
+	while (j->sent_seq < a->file_seq && !j->down && !j->stop)
+		pthread_cond_wait(&a->progress, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+}
+
 /* Whether callers must wait for journald too: durability "sync" with
  * journald "required" acknowledges a record once the log and journald
  * have it. */
@@ -1370,7 +1405,7 @@ static void *shipper(void *arg)
 		}
 		/* under a write-only load nothing else trims the outbox: keep the
 		 * second copy of the log in the data file small */
-		if (rc == HDB_OK && a->file_seq - a->trimmed_seq >= TRIM_EVERY)
+		if (rc == HDB_OK && trim_limit(a) - a->trimmed_seq >= TRIM_EVERY)
 			rc = assign_queued(a, NULL, 0);
 		set_failed(a, rc != HDB_OK);
 		pthread_mutex_lock(&a->mu);
@@ -1552,6 +1587,103 @@ static int outbox_first(struct engine_audit *a, uint64_t *ret_seq, unsigned char
 	return rc;
 }
 
+/* jd_resend - the journald entries of the outbox records the log already
+ * holds (seq <= upto), queued again.  Why: the sender's queue is in memory,
+ * so a process killed after a log append but before journald took the
+ * entries leaves records in the log that the journal lacks.  The outbox is
+ * only trimmed up to what journald was handed (trim_limit), so those
+ * records are still in it.  trail_open calls this only when no other
+ * process has the database open (a live one may still be sending them),
+ * and never after a clean close (which leaves the outbox empty).  At least
+ * once: entries journald did get before the crash arrive twice;
+ * audit-verify --journal counts them as duplicates, not as findings. */
+static int jd_resend(struct engine_audit *a, uint64_t upto)
+{
+	struct hdb_session *s = a->sess;
+	uint64_t next = 0;
+	bool first = true;
+	struct buf val = { 0 }, jents = { 0 };
+	int rc = HDB_OK;
+	for (;;) {
+		rc = txn_begin(s, false);
+		if (rc)
+			break;
+		MDB_cursor *c;
+		int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+		if (mrc) {
+			txn_abort(s);
+			rc = HDB_EIO;
+			break;
+		}
+		unsigned char k0[9] = { OUTBOX_TAG };
+		put_u64be(k0 + 1, next);
+		MDB_val mk = { sizeof(k0), k0 }, mv;
+		uint64_t last = 0;
+		buf_reset(&jents);
+		for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS && jents.len < SHIP_MAX_BYTES;
+		     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+			const unsigned char *kp = mk.mv_data;
+			if (mk.mv_size != 9 || kp[0] != OUTBOX_TAG || get_u64be(kp + 1) > upto)
+				break;
+			uint64_t seq = get_u64be(kp + 1);
+			if (first) {
+				/* trims wait until journald has been handed these again */
+				pthread_mutex_lock(&a->mu);
+				if (a->jd->sent_seq > seq - 1)
+					a->jd->sent_seq = seq - 1;
+				pthread_mutex_unlock(&a->mu);
+				first = false;
+			}
+			char jerr[256];
+			rc = sess_open_value(s, kp, mk.mv_size, &mv, &val);
+			if (!rc && audit_journal_entry_from_line((const char *)val.p, val.len, &jents, jerr,
+			                                         sizeof(jerr)) != HDB_OK) {
+				snprintf(a->failmsg, sizeof(a->failmsg), "audit outbox record %llu: %s",
+				         (unsigned long long)seq, jerr);
+				rc = HDB_ECORRUPT;
+			}
+			if (rc)
+				break;
+			last = seq;
+		}
+		mdb_cursor_close(c);
+		txn_abort(s);
+		if (rc || last == 0)
+			break;
+		rc = jd_push(a, &jents, last);
+		if (rc || last == upto)
+			break;
+		next = last + 1;
+	}
+	buf_free_wipe(&val);
+	buf_free(&jents);
+	return rc;
+}
+
+/* open_lock - flock(LOCK_SH) on data.mdb for as long as the pipeline runs;
+ * true when this process is the only one with the database open (it got
+ * LOCK_EX first).  flock, not fcntl: LMDB's own locks are fcntl locks on
+ * lock.mdb, which this never touches. */
+static bool open_lock(struct hdb_db *db)
+{
+	struct engine_audit *a = &db->audit;
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", db->path) >= sizeof(path))
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	int r;
+	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	bool solo = r == 0;
+	while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+		;
+	a->open_fd = fd;
+	a->open_locked = true;
+	return solo;
+}
+
 /* trail_open - starts the pipeline for db (after its keys are loaded):
  * the log file, the signing key and public-key file, recovery of what the
  * outbox holds beyond the log, and the shipper thread. */
@@ -1663,6 +1795,7 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->progress, NULL);
 	a->sync_init = true;
+	bool solo = open_lock(db);
 	if (a->journald != JD_OFF && (rc = jd_start(a)) != HDB_OK)
 		return db_err(db, rc, "cannot start the journald sender thread");
 	a->on = true;
@@ -1700,7 +1833,12 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		a->log_starts_empty = true;
 		continued = true;
 	}
-	/* recovery: ship what the outbox holds beyond the log, now */
+	/* recovery: journald entries a crash may have lost, then what the
+	 * outbox holds beyond the log */
+	if (a->jd && solo && !continued && (rc = jd_resend(a, a->file_seq)) != HDB_OK) {
+		a->on = false;
+		return db_err(db, rc, "audit outbox: cannot re-send journald entries: %s", a->failmsg);
+	}
 	bool more = true;
 	while (rc == HDB_OK && more)
 		rc = ship(a, &more);
@@ -1843,12 +1981,14 @@ void trail_close(struct hdb_db *db)
 				bool more = true;
 				while (rc == HDB_OK && more)
 					rc = ship(a, &more);
-				/* a clean close leaves an empty outbox, and a synced log */
+				/* a clean close leaves an empty outbox (unless journald
+				 * is down), and a synced log */
 				char serr[512];
 				if (rc == HDB_OK)
 					rc = audit_file_sync(a->file, serr, sizeof(serr));
+				jd_drain(a);
 				if (rc == HDB_OK && txn_begin(a->sess, true) == HDB_OK) {
-					if (outbox_trim(a->sess, a->file_seq) == HDB_OK)
+					if (outbox_trim(a->sess, trim_limit(a)) == HDB_OK)
 						(void)txn_commit(a->sess);
 					else
 						txn_abort(a->sess);
@@ -1871,6 +2011,10 @@ void trail_close(struct hdb_db *db)
 	mem_free_all(a);
 	audit_file_close(a->file);
 	a->file = NULL;
+	if (a->open_locked) {
+		close(a->open_fd);   /* releases the flock */
+		a->open_locked = false;
+	}
 	secret_free(a->sign);
 	a->sign = NULL;
 	secret_free(a->token_key);

@@ -10,7 +10,11 @@ setup() {
 	L=$(loadgen_bin)
 	LOG="$T/db.audit/audit.log"
 }
-teardown() { hdb_teardown; }
+teardown() {
+	# a test that stopped the test journald (SIGSTOP) always resumes it
+	[ -z "${JPID:-}" ] || kill -CONT "$JPID" 2>/dev/null || true
+	hdb_teardown
+}
 
 @test "audit: the quickstart's trail verifies, and every record fits the schema" {
 	hdbx init --path "$T/db"
@@ -158,6 +162,35 @@ PY
 	journalctl --sync 2>/dev/null || true
 	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub" --journal
 	expect_status 0
+}
+
+@test "audit: journald entries still queued when the process is killed are sent again at the next open" {
+	st=$("$HDB_ROOT/tests/journald.sh" status 2>/dev/null) || skip "no journald"
+	grep -q "started by tests" <<<"$st" || skip "the running journald was not started by the tests"
+	JPID=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$st")
+	[ -n "$JPID" ]
+	printf '[storage]\npath = "%s"\n[audit]\njournald = "required"\ndurability = "batch"\n' "$T/db" >"$T/j.toml"
+	hdbx init --config "$T/j.toml"
+	expect_status 0
+	# journald stops taking entries: the log goes on, entries queue up in
+	# the writer's memory, then the writer is killed
+	kill -STOP "$JPID"
+	LOADGEN_CONFIG="$T/j.toml" "$L" write "$T/db" 0 0 >"$T/keys" 2>"$T/err" 3>&- &
+	BG=$!
+	sleep 1
+	kill -9 "$BG"
+	wait "$BG" || true
+	kill -CONT "$JPID"
+	[ "$(wc -l <"$T/keys")" -gt 0 ] || { cat "$T/err"; false; }
+	# the next open re-sends the entries of what the log holds beyond the
+	# outbox's last trim: the journal misses nothing, some arrive twice
+	hdbx verify --config "$T/j.toml"
+	expect_status 0
+	journalctl --sync 2>/dev/null || true
+	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub" --journal
+	expect_status 0
+	expect_out_contains "duplicate entr"
+	! grep -q "journal_missing" <<<"$out$err"
 }
 
 @test "audit: the running engine applies retention at rotation: old segments go, each after its anchor" {
