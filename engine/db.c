@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +553,20 @@ static void pending_wrong_key(struct hdb_db *db, MDB_txn *txn)
 	buf_free(&b);
 }
 
+/* wrong_key_notice - tells journald at once (unless the audit or its
+ * journald sink is off): the record itself waits for the right key. */
+static void wrong_key_notice(const struct hdb_db *db, const struct hdb_config *cfg)
+{
+	if (!cfg->audit_enabled || (cfg->audit_journald && strcmp(cfg->audit_journald, "off") == 0) ||
+	    !audit_journal_available())
+		return;
+	char id[2 * ENGINE_ID_LEN + 1], err[256];
+	hex_encode(db->id, ENGINE_ID_LEN, id);
+	struct passwd *pw = getpwuid(getuid());
+	(void)audit_journal_wrong_key_notice(id, pw && pw->pw_name ? pw->pw_name : "unknown", (unsigned)getuid(),
+	                                     (unsigned)getpid(), err, sizeof(err));
+}
+
 static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
 {
 	MDB_txn *txn;
@@ -624,6 +639,7 @@ static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned f
 			 * records by the next open with the right key */
 			pending_wrong_key(db, txn);
 			(void)mdb_txn_commit(txn);
+			wrong_key_notice(db, cfg);
 			return rc;
 		}
 		if (rc)

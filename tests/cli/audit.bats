@@ -193,6 +193,34 @@ PY
 	! grep -q "journal_missing" <<<"$out$err"
 }
 
+@test "audit: a wrong key reaches journald at once; its chained record follows at the next right open" {
+	command -v journalctl >/dev/null && [ -S /run/systemd/journal/socket ] || skip "no journald"
+	hdbx init --path "$T/db"
+	expect_status 0
+	id=$(head -n 1 "$LOG" | jq -r .db_id)
+	[ ${#id} -eq 32 ]
+	HELIOSDB_ENCRYPTION_KEY=$OTHER_KEY hdbx stats --path "$T/db"
+	expect_status 3
+	journalctl --sync 2>/dev/null || true
+	# the notice: no seq or hash (not a chained record), a warning
+	journalctl -o json --no-pager HELIOSDB_DB_ID="$id" HELIOSDB_EVENT_TYPE=wrong_key >"$T/j.json"
+	[ "$(wc -l <"$T/j.json")" -eq 1 ] || { cat "$T/j.json"; false; }
+	[ "$(jq -r .HELIOSDB_PENDING "$T/j.json")" = "1" ]
+	[ "$(jq -r .PRIORITY "$T/j.json")" = "4" ]
+	[ "$(jq -r .HELIOSDB_SEQ "$T/j.json")" = "null" ]
+	jq -r .MESSAGE "$T/j.json" | grep -q "wrong_key on database $id"
+	# not in the log yet: it needs the key
+	[ "$(jq -r 'select(.event_type=="wrong_key") | .seq' "$LOG" | wc -l)" -eq 0 ]
+	hdbx verify --path "$T/db"
+	expect_status 0
+	[ "$(jq -r 'select(.event_type=="wrong_key") | .seq' "$LOG" | wc -l)" -eq 1 ]
+	journalctl --sync 2>/dev/null || true
+	[ "$(journalctl -o json --no-pager HELIOSDB_DB_ID="$id" HELIOSDB_EVENT_TYPE=wrong_key | wc -l)" -eq 2 ]
+	# the notice is not mistaken for a record
+	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub" --journal
+	expect_status 0
+}
+
 @test "audit: the running engine applies retention at rotation: old segments go, each after its anchor" {
 	command -v faketime >/dev/null || skip "faketime is not installed (make deps installs it)"
 	printf '[storage]\npath = "%s"\n[audit]\nrotate_size_mb = 1\n[audit.retention]\ndays = 30\n' "$T/db" >"$T/c.toml"
