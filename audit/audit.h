@@ -260,11 +260,13 @@ int audit_journal_send(const char *line, size_t n, char *err, size_t errlen);
 /* audit_journal_wrong_key_notice - an immediate journald entry for a wrong
  * key presented at open (MESSAGE_ID of wrong_key, PRIORITY warning,
  * HELIOSDB_EVENT_TYPE=wrong_key, HELIOSDB_OUTCOME=denied, HELIOSDB_DB_ID,
- * HELIOSDB_USER, HELIOSDB_UID, HELIOSDB_PID, HELIOSDB_PENDING=1).  Not a
- * record: no seq, no hash (the chain needs the key); the "wrong_key" record
- * follows at the next open with the right key.  So a SIEM can alert now. */
-int audit_journal_wrong_key_notice(const char *db_id, const char *user, unsigned uid, unsigned pid, char *err,
-                                   size_t errlen);
+ * HELIOSDB_USER, HELIOSDB_UID, HELIOSDB_PID, HELIOSDB_PENDING).  Not a
+ * record: no seq, no hash (the chain needs the key).  pending: the attempt
+ * was kept and its "wrong_key" record follows at the next open with the
+ * right key (1); a read-only open keeps nothing (0).  So a SIEM can alert
+ * now. */
+int audit_journal_wrong_key_notice(const char *db_id, const char *user, unsigned uid, unsigned pid, bool pending,
+                                   char *err, size_t errlen);
 /* Prepared journald entries.  An entry is built once, when its record is
  * encoded (audit_journal_entry, from the event: no JSON is parsed), or
  * from a record line (audit_journal_entry_from_line, json-c: for records

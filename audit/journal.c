@@ -462,21 +462,23 @@ int audit_journal_send(const char *line, size_t n, char *err, size_t errlen)
 	return rc;
 }
 
-int audit_journal_wrong_key_notice(const char *db_id, const char *user, unsigned uid, unsigned pid, char *err,
-                                   size_t errlen)
+int audit_journal_wrong_key_notice(const char *db_id, const char *user, unsigned uid, unsigned pid, bool pending,
+                                   char *err, size_t errlen)
 {
 	char msg[512];
 	snprintf(msg, sizeof(msg),
 	         "MESSAGE=heliosdb: wrong_key on database %s by %s (uid %u, pid %u): denied: wrong encryption key "
-	         "(key check failed; no data was read); it enters the audit chain at the next open with the right key",
-	         db_id, user, uid, pid);
+	         "(key check failed; no data was read); %s",
+	         db_id, user, uid, pid,
+	         pending ? "it enters the audit chain at the next open with the right key"
+	                 : "a read-only open: this notice is its only record");
 	for (char *c = msg; *c; c++)   /* one line, whatever the user name holds */
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = ' ';
 	int r = sd_journal_send("%s", msg, "MESSAGE_ID=%s", audit_event_message_id(AUDIT_EV_WRONG_KEY), "PRIORITY=4",
 	                        "SYSLOG_IDENTIFIER=heliosdb", "HELIOSDB_EVENT_TYPE=wrong_key", "HELIOSDB_OUTCOME=denied",
 	                        "HELIOSDB_DB_ID=%s", db_id, "HELIOSDB_USER=%s", user, "HELIOSDB_UID=%u", uid,
-	                        "HELIOSDB_PID=%u", pid, "HELIOSDB_PENDING=1", NULL);
+	                        "HELIOSDB_PID=%u", pid, "HELIOSDB_PENDING=%d", pending ? 1 : 0, NULL);
 	if (r < 0) {
 		errf(err, errlen, "cannot send the wrong-key notice to journald: %s", strerror(-r));
 		return HDB_EIO;

@@ -593,7 +593,7 @@ static void check_anchor(struct vstate *s, const struct member *m)
 	json_object_put(d);
 }
 
-/* one_record - items 1 to 6 for one line (without its newline). */
+/* what next_line found */
 enum { LINE_OK, LINE_TORN, LINE_TOO_LONG, LINE_EOF, LINE_ERR, LINE_NEED };
 
 /* What one line yields on its own, without the records before it
@@ -627,6 +627,7 @@ static void pre_record(struct pre *p)
 		p->hash_rc = audit_line_hash(p->prev, p->line, p->len, p->calc, p->claimed);
 }
 
+/* one_record - items 1 to 6 for one line, after pre_record, in file order. */
 static void one_record(struct vstate *s, size_t fi, bool file_first, struct pre *p)
 {
 	struct where w = { fi, p->ln, 0 };

@@ -555,7 +555,7 @@ static void pending_wrong_key(struct hdb_db *db, MDB_txn *txn)
 
 /* wrong_key_notice - tells journald at once (unless the audit or its
  * journald sink is off): the record itself waits for the right key. */
-static void wrong_key_notice(const struct hdb_db *db, const struct hdb_config *cfg)
+static void wrong_key_notice(const struct hdb_db *db, const struct hdb_config *cfg, bool pending)
 {
 	if (!cfg->audit_enabled || (cfg->audit_journald && strcmp(cfg->audit_journald, "off") == 0) ||
 	    !audit_journal_available())
@@ -564,7 +564,7 @@ static void wrong_key_notice(const struct hdb_db *db, const struct hdb_config *c
 	hex_encode(db->id, ENGINE_ID_LEN, id);
 	struct passwd *pw = getpwuid(getuid());
 	(void)audit_journal_wrong_key_notice(id, pw && pw->pw_name ? pw->pw_name : "unknown", (unsigned)getuid(),
-	                                     (unsigned)getpid(), err, sizeof(err));
+	                                     (unsigned)getpid(), pending, err, sizeof(err));
 }
 
 static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
@@ -639,9 +639,11 @@ static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned f
 			 * records by the next open with the right key */
 			pending_wrong_key(db, txn);
 			(void)mdb_txn_commit(txn);
-			wrong_key_notice(db, cfg);
+			wrong_key_notice(db, cfg, true);
 			return rc;
 		}
+		if (rc == HDB_EKEY)
+			wrong_key_notice(db, cfg, false);   /* read-only: nothing can be kept */
 		if (rc)
 			goto out_abort;
 	}

@@ -423,6 +423,7 @@ static int enqueue(struct engine_audit *a, struct qev *q, uint64_t *ret_ticket)
 }
 
 static bool jd_ack(const struct engine_audit *a);
+static void jd_mark(struct engine_audit *a, uint64_t last);
 static int jd_wait_locked(struct engine_audit *a, uint64_t seq);
 
 /* Waits until the shipper has written ticket (queued) or seq (outbox) to
@@ -725,6 +726,7 @@ static bool refresh_file_head(struct engine_audit *a)
 	a->file_seq = h.seq;
 	memcpy(a->file_hash, h.hash, 32);
 	pthread_mutex_unlock(&a->mu);
+	jd_mark(a, h.seq);
 	a->log_starts_empty = false;
 	return true;
 }
@@ -936,6 +938,34 @@ static int jd_push(struct engine_audit *a, const struct buf *jents, uint64_t las
 	return rc;
 }
 
+/* jd_mark - the log now ends at last because another process sharing the
+ * database shipped records (it hands their entries to journald itself):
+ * sent_seq moves past them, in order behind what this process queued, so
+ * that neither waits for journald (jd_drain, jd_wait_locked) nor trims
+ * (trim_limit) stall on entries this process will never send. */
+static void jd_mark(struct engine_audit *a, uint64_t last)
+{
+	struct trail_journal *j = a->jd;
+	if (!j)
+		return;
+	struct jd_chunk *c = calloc(1, sizeof(*c));
+	pthread_mutex_lock(&a->mu);
+	if (!j->head) {
+		/* nothing queued: every entry this process pushed was handed */
+		if (j->sent_seq < last)
+			j->sent_seq = last;
+		pthread_cond_broadcast(&a->progress);
+	} else if (c) {
+		c->last = last;
+		j->tail->next = c;
+		j->tail = c;
+		c = NULL;
+		pthread_cond_signal(&j->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	free(c);
+}
+
 /* jd_sender - the journald thread: sends queued entries in order, one
  * sd_journal_sendv each.  "best_effort": a failed send is counted and the
  * next entry goes.  "required": the pipeline is failed (the shipper sees
@@ -1062,7 +1092,7 @@ static void jd_drain(struct engine_audit *a)
 	if (!j)
 		return;
 	pthread_mutex_lock(&a->mu);
-	while (j->sent_seq < a->file_seq && !j->down && !j->stop)
+	while (j->sent_seq < a->file_seq && j->head && !j->down && !j->stop)
 		pthread_cond_wait(&a->progress, &a->mu);
 	pthread_mutex_unlock(&a->mu);
 }
@@ -1195,6 +1225,7 @@ append:
 		a->file_seq = actual.seq;
 		memcpy(a->file_hash, actual.hash, 32);
 		pthread_mutex_unlock(&a->mu);
+		jd_mark(a, actual.seq);
 		a->log_starts_empty = false;
 		*ret_more = true; /* ship again from where the log really ends */
 		rc = HDB_OK;

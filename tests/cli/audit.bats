@@ -211,11 +211,17 @@ PY
 	jq -r .MESSAGE "$T/j.json" | grep -q "wrong_key on database $id"
 	# not in the log yet: it needs the key
 	[ "$(jq -r 'select(.event_type=="wrong_key") | .seq' "$LOG" | wc -l)" -eq 0 ]
+	# a read-only open keeps nothing: its notice says so (PENDING=0)
+	run env HELIOSDB_ENCRYPTION_KEY="$OTHER_KEY" LOADGEN_RDONLY=1 "$L" count "$T/db"
+	[ "$status" -eq 3 ]
+	journalctl --sync 2>/dev/null || true
+	[ "$(journalctl -o json --no-pager HELIOSDB_DB_ID="$id" HELIOSDB_EVENT_TYPE=wrong_key HELIOSDB_PENDING=0 |
+		jq -r .MESSAGE | grep -c 'read-only open')" -eq 1 ]
 	hdbx verify --path "$T/db"
 	expect_status 0
 	[ "$(jq -r 'select(.event_type=="wrong_key") | .seq' "$LOG" | wc -l)" -eq 1 ]
 	journalctl --sync 2>/dev/null || true
-	[ "$(journalctl -o json --no-pager HELIOSDB_DB_ID="$id" HELIOSDB_EVENT_TYPE=wrong_key | wc -l)" -eq 2 ]
+	[ "$(journalctl -o json --no-pager HELIOSDB_DB_ID="$id" HELIOSDB_EVENT_TYPE=wrong_key | wc -l)" -eq 3 ]
 	# the notice is not mistaken for a record
 	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub" --journal
 	expect_status 0

@@ -26,7 +26,8 @@
  *                                  whose LMDB page flags equal FLAGS
  *                                  (e.g. 4 = overflow, 2 = leaf).
  *
- * The master key comes from the default configuration: the environment
+ * LOADGEN_CONFIG=FILE opens with that configuration, LOADGEN_RDONLY=1
+ * read-only.  The master key comes from the default configuration: the environment
  * variable HELIOSDB_ENCRYPTION_KEY.  Exit codes: 0 ok, 1 a check failed,
  * 2 usage, 3 an API call failed (its message on stderr).
  */
@@ -58,6 +59,10 @@ static void conn_close(struct conn *c)
 static int conn_open(struct conn *c, const char *dir, unsigned flags)
 {
 	memset(c, 0, sizeof(*c));
+	/* LOADGEN_RDONLY=1: open read-only (with audit on, only a wrong key
+	 * gets that far: the engine refuses a read-only audited open later) */
+	if (getenv("LOADGEN_RDONLY"))
+		flags |= HDB_OPEN_RDONLY;
 	/* LOADGEN_CONFIG: a configuration file to open with (else defaults) */
 	const char *cf = getenv("LOADGEN_CONFIG");
 	int rc = cf ? hdb_config_load(cf, &c->cfg) : hdb_config_new(&c->cfg);
