@@ -403,4 +403,10 @@ int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **re
 /* ---- engine/kv.c */
 int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id);
 
+/* trail_test_point - called at named points of the audit pipeline; a no-op
+ * here (weak), replaced by test programs that define their own to make a
+ * race happen on purpose (tests/cli/close_race.c). */
+enum { TRAIL_TP_CLOSE_CHECKPOINTED = 1 };   /* trail_close: checkpoint committed, not shipped */
+void trail_test_point(int point);
+
 #endif

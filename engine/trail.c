@@ -1942,6 +1942,11 @@ void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_ou
 		(void)enqueue(a, q, NULL);
 }
 
+__attribute__((weak)) void trail_test_point(int point)
+{
+	(void)point;
+}
+
 /* trail_close - records the stop, a final signed checkpoint, drains the
  * queue and the outbox into the log, and stops the shipper. */
 void trail_close(struct hdb_db *db)
@@ -2009,6 +2014,8 @@ void trail_close(struct hdb_db *db)
 					txn_abort(a->sess);
 				a->sess->ahead_loaded = a->sess->ahead_dirty = false;
 				buf_free(&cd);
+				if (rc == HDB_OK)
+					trail_test_point(TRAIL_TP_CLOSE_CHECKPOINTED);
 				bool more = true;
 				while (rc == HDB_OK && more)
 					rc = ship(a, &more);

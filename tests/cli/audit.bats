@@ -193,6 +193,21 @@ PY
 	! grep -q "journal_missing" <<<"$out$err"
 }
 
+@test "audit: a close whose checkpoint another process shipped first returns (no wait for entries it never sent)" {
+	[ -S /run/systemd/journal/socket ] || skip "no journald: the wait only exists with the journald sender on"
+	hdbx init --path "$T/db"
+	expect_status 0
+	B=$(build_helper close_race)
+	run timeout 60 "$B" "$T/db"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q "the other process was ready and exited cleanly" <<<"$output"
+	# both closes left a chain that verifies, the checkpoint shipped once
+	hdbx audit-verify --input "$LOG" --pubkey "$LOG.pub"
+	expect_status 0
+	[ "$(jq -r .seq "$LOG" | awk 'NR != $1 { bad=1 } END { print bad+0 }')" = "0" ]
+}
+
 @test "audit: a wrong key reaches journald at once; its chained record follows at the next right open" {
 	command -v journalctl >/dev/null && [ -S /run/systemd/journal/socket ] || skip "no journald"
 	hdbx init --path "$T/db"
