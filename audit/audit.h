@@ -412,6 +412,10 @@ struct audit_verify_opts {
 	unsigned threads;       /* threads, the caller's included (default: its CPUs, at most 8) */
 	unsigned batch_lines;   /* lines prepared at once (default 4096) */
 	unsigned min_slice;     /* fewest lines worth handing a thread (default 64) */
+	/* called now and then with the bytes checked so far and the size of
+	 * all the files (taken at the start), and once at the end */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
 };
 
 /* audit_verify_ex - audit_verify with tuning (o may be NULL). */

@@ -77,6 +77,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -756,6 +757,7 @@ struct reader {
 	size_t cap, start, end;
 	bool eof;
 	bool skipping;        /* inside an over-long line */
+	uint64_t nread;       /* bytes read from every file so far */
 };
 
 
@@ -821,6 +823,7 @@ static int next_line(struct reader *r, bool may_fill, const char **ret_p, size_t
 		if (got == 0)
 			r->eof = true;
 		r->end += (size_t)got;
+		r->nread += (uint64_t)got;
 	}
 }
 
@@ -961,6 +964,9 @@ struct batcher {
 	struct pre *b;
 	size_t cap;             /* lines per batch */
 	size_t min_slice;
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
+	uint64_t total;         /* bytes in all the files, at the start */
 };
 
 static int verify_file(struct vstate *s, struct batcher *bt, size_t fi, struct reader *r, char *err,
@@ -1023,6 +1029,8 @@ static int verify_file(struct vstate *s, struct batcher *bt, size_t fi, struct r
 			one_record(s, fi, first, e);
 			first = false;
 		}
+		if (bt->progress)
+			bt->progress(bt->progress_arg, r->nread - (r->end - r->start), bt->total);
 	}
 out:
 	close(r->fd);
@@ -1052,7 +1060,14 @@ int audit_verify_ex(char *const *files, size_t nfiles, const unsigned char pub[A
 		          .done = PTHREAD_COND_INITIALIZER },
 		.cap = o && o->batch_lines ? o->batch_lines : BATCH_LINES,
 		.min_slice = o && o->min_slice ? o->min_slice : MIN_SLICE,
+		.progress = o ? o->progress : NULL,
+		.progress_arg = o ? o->progress_arg : NULL,
 	};
+	for (size_t i = 0; bt.progress && i < nfiles; i++) {
+		struct stat st;
+		if (stat(files[i], &st) == 0 && st.st_size > 0)
+			bt.total += (uint64_t)st.st_size;
+	}
 	unsigned want = o && o->threads ? o->threads : online_cpus();
 	bt.pool.want = want > VERIFY_MAX_THREADS ? VERIFY_MAX_THREADS : want;
 	int rc = HDB_OK;

@@ -42,6 +42,7 @@
 #include "audit_report.h"
 #include "config.h"
 #include "heliosdb.h"
+#include "progress.h"
 #include "report.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -260,26 +261,9 @@ static void *verify_thread(void *arg)
 
 /* ------------------------------------------------------------ progress */
 
-struct progress {
-	bool on;
-	double last;
-};
-
 static void progress(void *arg, uint64_t done, uint64_t total)
 {
-	struct progress *p = arg;
-	if (!p->on)
-		return;
-	double f = total ? (double)done / (double)total : 1;
-	if (f - p->last < 0.01 && f < 1)
-		return;
-	p->last = f;
-	int w = 40, k = (int)(f * w);
-	fprintf(stderr, "\rreading audit log [%.*s%*s] %3d%%", k, "########################################", w - k, "",
-	        (int)(f * 100));
-	if (f >= 1)
-		fputc('\n', stderr);
-	fflush(stderr);
+	cli_progress(arg, done, total);
 }
 
 /* ------------------------------------------------------------ the database */
@@ -607,7 +591,8 @@ int cmd_audit_report(int argc, char **argv)
 		}
 		thread = true;
 	}
-	struct progress pg = { .on = isatty(STDERR_FILENO) == 1 };
+	struct cli_progress pg;
+	cli_progress_init(&pg, "reading audit log", NULL, false);
 	int rc = report_ingest(r, progress, &pg, err, sizeof(err));
 	if (thread) {
 		pthread_join(th, NULL);

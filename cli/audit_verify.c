@@ -34,6 +34,7 @@
 #include "audit.h"
 #include "access.h"
 #include "audit_verify.h"
+#include "progress.h"
 
 enum { EXIT_CLEAN = 0, EXIT_FINDINGS = 1, EXIT_USAGE = 2, EXIT_PUBKEY = 3 };
 
@@ -63,11 +64,23 @@ static void usage(FILE *f)
 	           "exit codes: 0 verified, 1 findings, 2 usage error, 3 bad public key file\n");
 }
 
+/* arg: the progress bar on stderr (or NULL): on a terminal its line is
+ * cleared first and redrawn by the next update. */
 static void print_finding(void *arg, const struct audit_finding *f)
 {
-	(void)arg;
+	struct cli_progress *pg = arg;
+	if (pg && pg->tty && pg->last >= 0 && pg->last < 100) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		pg->last = -1;
+	}
 	printf("%s:%" PRIu64 ": seq %" PRIu64 ": %s: %s\n", f->file, f->line, f->seq, audit_problem_name(f->problem),
 	       f->detail);
+}
+
+static void progress(void *arg, uint64_t done, uint64_t total)
+{
+	cli_progress(arg, done, total);
 }
 
 /* ------------------------------------------------------------ --journal */
@@ -291,7 +304,12 @@ static int verify_log(const char *log_file, const unsigned char pub[AUDIT_SIGN_P
 	}
 	printf("audit log: %s (%zu segment%s)\n", log_file, n, n == 1 ? "" : "s");
 	struct audit_verify_result res;
-	rc = audit_verify(segs, n, pub, print_finding, NULL, &res, err, sizeof(err));
+	struct cli_progress pg;
+	cli_progress_init(&pg, "verifying", NULL, false);   /* a bar on a terminal only */
+	struct audit_verify_opts vo = { .progress = progress, .progress_arg = &pg };
+	rc = audit_verify_ex(segs, n, pub, &vo, print_finding, &pg, &res, err, sizeof(err));
+	if (pg.tty && pg.last >= 0 && pg.last < 100)
+		fputc('\n', stderr);   /* stopped short of the end: end the bar's line */
 	if (rc != HDB_OK && rc != HDB_ECORRUPT) {
 		verr("%s", err);
 		hdb_free_names(segs, n);

@@ -29,6 +29,7 @@
 #include "access.h"
 #include "audit_report.h"
 #include "audit_verify.h"
+#include "progress.h"
 #include "config.h"
 #include "heliosdb.h"
 #include "keys.h"
@@ -819,21 +820,7 @@ out:
 
 static void progress(void *arg, uint64_t done, uint64_t total)
 {
-	int *last = arg;
-	int pct = total ? (int)(done * 100 / total) : 100;
-	if (pct == 100 && *last == 100)
-		return; /* said already */
-	if (isatty(STDERR_FILENO)) {
-		int w = 40, fill = pct * w / 100;
-		fprintf(stderr, "\rrekey [%.*s%*s] %3d%% %llu/%llu", fill, "########################################",
-		        w - fill, "", pct, (unsigned long long)done, (unsigned long long)total);
-		if (done >= total)
-			fputc('\n', stderr);
-	} else if (pct / 10 != *last / 10 || done >= total) {
-		fprintf(stderr, "rekey: %d%% (%llu of %llu values)\n", pct, (unsigned long long)done,
-		        (unsigned long long)total);
-	}
-	*last = pct;
+	cli_progress(arg, done, total);
 }
 
 static int cmd_rekey(const struct opts *o)
@@ -844,8 +831,9 @@ static int cmd_rekey(const struct opts *o)
 	int x = open_db(o, 0, &cfg, &db, &s);
 	if (x)
 		return x;
-	int last = -1;
-	int rc = hdb_rekey(s, o->batch ? o->batch : 1000, progress, &last);
+	struct cli_progress pg;
+	cli_progress_init(&pg, "rekey", "values", true);
+	int rc = hdb_rekey(s, o->batch ? o->batch : 1000, progress, &pg);
 	if (rc)
 		errx_("%s", hdb_session_errmsg(s));
 	else

@@ -148,3 +148,15 @@ verify() { hdbx audit-verify --input "${1:-$LOG}" --pubkey "${2:-$PUB}"; }
 	expect_status 2
 	expect_err_contains "--input and --pubkey are required, or --config"
 }
+
+@test "audit-verify: a progress bar on a terminal, ending at 100%; none when stderr is not a terminal" {
+	command -v script >/dev/null || skip "script (util-linux) is not installed"
+	sed -i '5s/doctor_smith/doctor_jones/' "$LOG"
+	run script -q -e -c "'$HDB_BIN' audit-verify --input '$LOG' --pubkey '$PUB'" /dev/null
+	[ "$status" -eq 1 ] || { echo "$output"; false; }
+	tr '\r' '\n' <<<"$output" | grep -Eq '^verifying \[#{40}\] 100%' || { echo "$output" | od -c | head -20; false; }
+	grep -q "$LOG:5: seq 5: modified record" <<<"$output"
+	verify
+	expect_status 1
+	[[ "$err" != *verifying* ]] || { show; false; }
+}
