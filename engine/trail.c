@@ -1708,11 +1708,23 @@ static bool open_lock(struct hdb_db *db)
 	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
 		;
 	bool solo = r == 0;
-	while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
-		;
-	a->open_fd = fd;
-	a->open_locked = true;
-	return solo;
+	/* to shared (not atomic: another opener may take LOCK_EX for a moment
+	 * in between); never wait long for a lock only a process outside the
+	 * engine could hold: without it, this process just never counts as
+	 * alone, which only skips the re-send */
+	for (int i = 0; i < 1000; i++) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+			a->open_fd = fd;
+			a->open_locked = true;
+			return solo;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	close(fd);
+	return false;
 }
 
 /* trail_open - starts the pipeline for db (after its keys are loaded):
