@@ -412,8 +412,9 @@ struct audit_verify_opts {
 	unsigned threads;       /* threads, the caller's included (default: its CPUs, at most 8) */
 	unsigned batch_lines;   /* lines prepared at once (default 4096) */
 	unsigned min_slice;     /* fewest lines worth handing a thread (default 64) */
-	/* called now and then with the bytes checked so far and the size of
-	 * all the files (taken at the start), and once at the end */
+	/* called after each batch of lines with the bytes checked so far and
+	 * the size of all the files (taken at the start: a file that grows
+	 * meanwhile can take done past total) */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
 };

@@ -1,7 +1,8 @@
 /*
  * progress.c - see progress.h.  On a terminal: "\r<label> [#####   ]  42%"
  * (with " done/total" when there is a unit), redrawn when the percentage
- * changes and ended with a newline at 100 %.  Otherwise, when asked for,
+ * changes (at every call when it shows counts) and ended with a newline at
+ * 100 %.  Otherwise, when asked for,
  * "<label>: 40% (done of total <unit>)" each time a multiple of 10 % is
  * passed and at the end, so a log file gets a few lines rather than a
  * stream of carriage returns.
@@ -25,7 +26,8 @@ void cli_progress(struct cli_progress *p, uint64_t done, uint64_t total)
 	if (done > total)
 		done = total;
 	int pct = total ? (int)(done * 100 / total) : 100;
-	if (pct == p->last)
+	/* the same percentage again: redrawn only when it shows counts */
+	if (pct == p->last && !(p->tty && p->unit && pct < 100))
 		return;
 	if (p->tty) {
 		static const char hashes[] = "########################################";

@@ -669,6 +669,8 @@ static void rm_created(struct hdb_db *db)
 		(void)unlink(f);
 		snprintf(f, sizeof(f), "%s/lock.mdb", db->path);
 		(void)unlink(f);
+		snprintf(f, sizeof(f), "%s/" ENGINE_OPEN_LOCK, db->path);
+		(void)unlink(f);
 	}
 	if (db->created_dir)
 		(void)rmdir(db->path);

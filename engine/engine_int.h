@@ -94,6 +94,9 @@ struct engine_dek {
  * one write and counts locally, so a commit writes no counter.  A crash
  * wastes at most one block per process and key. */
 #define ENGINE_COUNT_BLOCK 65536
+/* in the database directory, beside data.mdb and lock.mdb: an empty file
+ * the audit pipeline flocks to know whether it is alone (trail.c) */
+#define ENGINE_OPEN_LOCK "audit.lock"
 struct engine_res {
 	uint32_t key;                    /* data key the range belongs to (0: none) */
 	uint64_t next, end;
@@ -129,7 +132,7 @@ struct engine_audit {
 	uint64_t file_seq;                /* last record in the log file */
 	bool log_starts_empty;            /* continuing a chain into an empty log (file_seq is not in it) */
 	uint64_t trimmed_seq;             /* outbox entries up to here are deleted */
-	int open_fd;                      /* data.mdb, flock(LOCK_SH) while open (valid if open_locked) */
+	int open_fd;                      /* ENGINE_OPEN_LOCK, flock(LOCK_SH) while open (valid if open_locked) */
 	bool open_locked;
 	unsigned char file_hash[32];
 	bool stop;

@@ -1691,40 +1691,36 @@ static int jd_resend(struct engine_audit *a, uint64_t upto)
 	return rc;
 }
 
-/* open_lock - flock(LOCK_SH) on data.mdb for as long as the pipeline runs;
- * true when this process is the only one with the database open (it got
- * LOCK_EX first).  flock, not fcntl: LMDB's own locks are fcntl locks on
- * lock.mdb, which this never touches. */
+/* open_lock - flock(LOCK_SH) on the database's audit.lock for as long as
+ * the pipeline runs; true when this process is the only one with the
+ * database open (it got LOCK_EX first).  A file of the engine's own, which
+ * nothing else locks, so the blocking LOCK_SH only ever waits for another
+ * opener's LOCK_EX → LOCK_SH conversion (flock converts by unlocking
+ * first, so two openers can both think they are alone for that instant:
+ * then journald gets some entries twice, never fewer).  Not LMDB's files:
+ * its own locks are fcntl locks on lock.mdb. */
 static bool open_lock(struct hdb_db *db)
 {
 	struct engine_audit *a = &db->audit;
 	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", db->path) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/" ENGINE_OPEN_LOCK, db->path) >= sizeof(path))
 		return false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return false;
 	int r;
 	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
 		;
 	bool solo = r == 0;
-	/* to shared (not atomic: another opener may take LOCK_EX for a moment
-	 * in between); never wait long for a lock only a process outside the
-	 * engine could hold: without it, this process just never counts as
-	 * alone, which only skips the re-send */
-	for (int i = 0; i < 1000; i++) {
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-			a->open_fd = fd;
-			a->open_locked = true;
-			return solo;
-		}
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			break;
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
+	while ((r = flock(fd, LOCK_SH)) != 0 && errno == EINTR)
+		;
+	if (r != 0) {
+		close(fd);
+		return false;
 	}
-	close(fd);
-	return false;
+	a->open_fd = fd;
+	a->open_locked = true;
+	return solo;
 }
 
 /* trail_open - starts the pipeline for db (after its keys are loaded):
