@@ -205,12 +205,13 @@ static int load_active(struct hdb_session *s)
 	return sess_aead(s, id, &s->active_aead);
 }
 
-/* The plaintext of the last payload put (s->pbuf) is not kept past its
- * write txn: wiped at commit and abort. */
+/* The plaintext of the payloads put (s->pbuf) is not kept past their
+ * write txn: wiped at commit and abort, the whole buffer (a shorter last
+ * payload leaves the tail of a longer earlier one behind it). */
 static void wipe_payload(struct hdb_session *s)
 {
-	if (s->db->encrypted && s->pbuf.len)
-		OPENSSL_cleanse(s->pbuf.p, s->pbuf.len);
+	if (s->db->encrypted && s->pbuf.cap)
+		OPENSSL_cleanse(s->pbuf.p, s->pbuf.cap);
 	buf_reset(&s->pbuf);
 }
 
@@ -792,7 +793,7 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		s->capwb = nc;
 	}
 	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
-	rc = buf_reserve(&s->wb, klen + sn);   /* sealed bytes only: realloc is fine */
+	rc = buf_reserve(&s->wb, klen + sn);
 	if (rc)
 		return sess_err(s, rc, "out of memory");
 	rc = seal_ready(s);

@@ -16,9 +16,16 @@ int buf_reserve(struct buf *b, size_t extra)
 	size_t ncap = b->cap ? b->cap : 64;
 	while (ncap - b->len < extra)
 		ncap *= 2;
-	unsigned char *np = realloc(b->p, ncap);
+	/* not realloc: it may leave the old bytes (plaintext values, records)
+	 * in freed memory; growth doubles, so the copy is amortised */
+	unsigned char *np = malloc(ncap);
 	if (!np)
 		return HDB_ENOMEM;
+	if (b->p) {
+		memcpy(np, b->p, b->len);
+		OPENSSL_cleanse(b->p, b->cap);
+		free(b->p);
+	}
 	b->p = np;
 	b->cap = ncap;
 	return HDB_OK;

@@ -21,7 +21,7 @@ struct buf {
 	size_t cap;
 };
 
-int buf_reserve(struct buf *b, size_t extra);            /* HDB_OK / HDB_ENOMEM */
+int buf_reserve(struct buf *b, size_t extra);            /* HDB_OK / HDB_ENOMEM; growth wipes the old block */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_putc(struct buf *b, unsigned char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "heliosdb.h"
+#include "engine_int.h"   /* test_payload_wiped looks at the session's scratch */
 
 struct fx {
 	char *dir;
@@ -485,6 +486,30 @@ static void la_fill(unsigned char *v, int i)
 {
 	for (size_t j = 0; j < la_len(i); j++)
 		v[j] = (unsigned char)(i + (int)j);
+}
+
+/* The plaintext scratch a payload is assembled in (s->pbuf) holds no byte
+ * of any value once the write txn ends, not even the tail of a longer
+ * value put before a shorter one. */
+static void test_payload_wiped(void **state)
+{
+	struct fx *f = *state;
+	unsigned char big[3000];
+	memset(big, 'Z', sizeof(big));
+	for (int end = 0; end < 2; end++) {
+		assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+		assert_int_equal(hdb_kv_put(f->s, "wipe", "long", 4, big, sizeof(big)), HDB_OK);
+		assert_int_equal(hdb_kv_put(f->s, "wipe", "short", 5, "tiny", 4), HDB_OK);
+		if (end == 0)
+			assert_int_equal(hdb_commit(f->s), HDB_OK);
+		else
+			hdb_abort(f->s);
+		assert_true(f->s->pbuf.cap >= sizeof(big));
+		size_t z = 0;
+		for (size_t i = 0; i < f->s->pbuf.cap; i++)
+			z += f->s->pbuf.p[i] == 'Z';
+		assert_int_equal(z, 0);
+	}
 }
 
 static void test_scan_lookahead(void **state)
@@ -1087,6 +1112,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_wiped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_lookahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canaries_not_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_mode_is_readable, setup, teardown),
