@@ -527,6 +527,12 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 		if (rc)
 			return rc;
 	}
+	MDB_stat st;
+	mrc = mdb_env_stat(db->env, &st);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot read database info: %s", mdb_strerror(mrc));
+	db->psize = st.ms_psize;
+	db->grow = !db->rdonly && !db->tmpdir && !(eflags & MDB_NOSYNC);
 	return HDB_OK;
 }
 
@@ -848,11 +854,82 @@ static void rm_tmpdir(const char *dir)
 
 /* db_release - everything hdb_close does but freeing the handle: the
  * handle stays readable (hdb_errmsg) and refuses sessions. */
+/* ------------------------------------------------------------ file growth
+ *
+ * LMDB grows data.mdb a page or a few at a time, by writing past its end.
+ * On ext4 and XFS an fdatasync after the file grew must also commit the
+ * file system's journal (the new size and blocks), one more flush to the
+ * device; a database taking small synced commits grows every few commits
+ * and pays that often.  So before a write txn commits, db_grow writes zeros
+ * past the end of the file until ENGINE_GROW_CHUNK lies beyond LMDB's last
+ * page (written zeros: preallocated, unwritten extents would need the same
+ * journal commit at their first write).  The commit that writes them pays
+ * once; the next LMDB pages overwrite blocks that already exist.
+ *
+ * Safe because it runs only inside a write txn: LMDB's writer lock keeps
+ * every other writer, in any process, out, and every page LMDB has written
+ * (committed or spilled by this txn) lies below the file's current size,
+ * which is where the zeros start.  Readers never look past the last
+ * committed page.  A clean close cuts the zeros off again (db_grow_trim),
+ * so a closed database is as long as its pages; after a crash they stay,
+ * harmless, until the next clean close.  Off for read-only and in-memory
+ * databases and when syncing is off (HELIOSDB_NOSYNC): nothing to save. */
+void db_grow(struct hdb_db *db)
+{
+	if (!db->grow)
+		return;
+	MDB_envinfo info;
+	if (mdb_env_info(db->env, &info) != MDB_SUCCESS)
+		return;
+	uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
+	if (db->grow_size >= end + ENGINE_GROW_CHUNK / 2)
+		return;
+	int fd;
+	struct stat sb;
+	if (mdb_env_get_fd(db->env, &fd) != MDB_SUCCESS || fstat(fd, &sb) != 0)
+		return;
+	db->grow_size = (uint64_t)sb.st_size;
+	uint64_t to = end + ENGINE_GROW_CHUNK;
+	if (to > ENGINE_MAP_SIZE)
+		to = ENGINE_MAP_SIZE;
+	static const unsigned char zero[64 << 10];
+	while (db->grow_size < to) {
+		uint64_t n = to - db->grow_size;
+		ssize_t w = pwrite(fd, zero, n < sizeof(zero) ? (size_t)n : sizeof(zero), (off_t)db->grow_size);
+		if (w <= 0)
+			return; /* disk full or an I/O error: LMDB's own write will say so */
+		db->grow_size += (uint64_t)w;
+		db->grown = true;
+	}
+}
+
+/* db_grow_trim - at close: cuts the zeros db_grow left past the last page,
+ * inside a write txn (so no other process is growing the file meanwhile). */
+static void db_grow_trim(struct hdb_db *db)
+{
+	MDB_txn *txn;
+	if (!db->grown || mdb_txn_begin(db->env, NULL, 0, &txn) != MDB_SUCCESS)
+		return;
+	MDB_envinfo info;
+	int fd;
+	struct stat sb;
+	if (mdb_env_info(db->env, &info) == MDB_SUCCESS && mdb_env_get_fd(db->env, &fd) == MDB_SUCCESS &&
+	    fstat(fd, &sb) == 0) {
+		uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
+		if ((uint64_t)sb.st_size > end && ftruncate(fd, (off_t)end) != 0) {
+			/* the zeros stay, harmless; the next clean close tries again */
+		}
+	}
+	mdb_txn_abort(txn);
+}
+
 static void db_release(struct hdb_db *db)
 {
 	if (db->audit.on)
 		trail_security(db, AUDIT_EV_DB_CLOSE, AUDIT_SUCCESS, NULL, NULL, NULL);
 	trail_close(db);
+	if (db->env)
+		db_grow_trim(db);
 	if (db->env)
 		mdb_env_close(db->env);
 	db->env = NULL;

@@ -61,6 +61,7 @@
 #define ENGINE_MAX_PLAIN_KEY 256
 #define ENGINE_MAX_LMDB_KEY 300
 #define ENGINE_MAP_SIZE ((size_t)64 << 30)
+#define ENGINE_GROW_CHUNK ((uint64_t)1 << 20) /* zeros kept ahead of LMDB's last page (db_grow) */
 
 /* an MDB_val naming a fixed "meta" record */
 #define META_KEY(lit) ((MDB_val){ sizeof(lit) - 1, (void *)(lit) })
@@ -166,6 +167,10 @@ struct hdb_db {
 	struct keys_kdf kdf;
 
 	struct engine_res res;           /* only touched inside write txns (LMDB's writer lock) */
+	bool grow;                       /* db_grow is on: synced writes to a file on disk */
+	bool grown;                      /* this process wrote zeros past the file's end */
+	uint64_t grow_size;              /* data.mdb's size as db_grow last saw it (writer lock) */
+	unsigned psize;                  /* LMDB's page size */
 
 	struct engine_audit audit;
 
@@ -379,6 +384,10 @@ int sess_next_counter(struct hdb_session *s, uint8_t what, uint32_t id, uint64_t
 uint32_t sealed_key_id(const MDB_val *v);
 
 /* ---- engine/db.c */
+/* db_grow - inside a write txn, before its commit: keeps up to
+ * ENGINE_GROW_CHUNK of written zeros past LMDB's last page, so that a
+ * synced commit rarely grows the file (docs/storage.md, "File growth"). */
+void db_grow(struct hdb_db *db);
 int db_get_dek(struct hdb_db *db, MDB_txn *txn, uint32_t id, struct hdb_secret **ret_copy);
 int db_new_dek(struct hdb_db *db, MDB_txn *txn, struct engine_dek *ret);
 void db_publish_dek(struct hdb_db *db, struct engine_dek *d);

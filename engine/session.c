@@ -274,6 +274,7 @@ int txn_commit(struct hdb_session *s)
 		txn_abort(s);
 		return rc;
 	}
+	db_grow(s->db);
 	int mrc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	s->poisoned = false;

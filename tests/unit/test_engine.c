@@ -512,6 +512,90 @@ static void test_payload_wiped(void **state)
 	}
 }
 
+static uint64_t file_size(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return (uint64_t)sb.st_size;
+}
+
+/* LMDB's end of data: everything up to the last committed page */
+static uint64_t pages_end(struct hdb_db *db)
+{
+	MDB_envinfo info;
+	assert_int_equal(mdb_env_info(db->env, &info), 0);
+	return ((uint64_t)info.me_last_pgno + 1) * db->psize;
+}
+
+/* db_grow: synced commits find written zeros past the last page (so the
+ * file system need not commit its journal for a grown file); a clean close
+ * cuts them off; an unclean end leaves them, and the next open is fine. */
+static void test_file_growth(void **state)
+{
+	struct fx *f = *state;
+	char file[700], copy[800];
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	unsigned char v[3000];
+	memset(v, 'g', sizeof(v));
+	char k[16];
+	for (int i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "g%d", i);
+		assert_int_equal(hdb_kv_put(f->s, "grow", k, strlen(k), v, sizeof(v)), HDB_OK);
+		/* before every commit at least half a chunk of zeros lies ahead; the
+		 * commit itself then used a page or two of them */
+		uint64_t end = pages_end(f->db), size = file_size(file);
+		assert_true(size + (64 << 10) >= end + ENGINE_GROW_CHUNK / 2);
+		assert_true(size <= end + ENGINE_GROW_CHUNK + (64 << 10));
+	}
+	uint64_t end = pages_end(f->db);
+	assert_true(end > ENGINE_GROW_CHUNK / 2); /* 200 x 3000 bytes: the file moved past its first chunk */
+
+	/* what a crash leaves: the file with its zeros (copied while quiet) */
+	char dir2[700];
+	snprintf(dir2, sizeof(dir2), "%s/crashed", f->dir);
+	assert_int_equal(mkdir(dir2, 0700), 0);
+	snprintf(copy, sizeof(copy), "%s/data.mdb", dir2);
+	char cmd[1600];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", file, copy);
+	assert_int_equal(system(cmd), 0);
+	uint64_t crashed = file_size(copy);
+	assert_true(crashed > end);
+
+	fx_close(f);
+	assert_int_equal(file_size(file), end); /* clean close: exactly the pages */
+
+	/* the copy with its zeros opens, reads, verifies; its close trims it only
+	 * if that process grew it (a read here does not) */
+	struct hdb_config *c2 = NULL;
+	assert_int_equal(hdb_config_new(&c2), HDB_OK);
+	assert_int_equal(hdb_config_apply(c2, "audit.enabled = false"), HDB_OK);
+	struct hdb_db *db2 = NULL;
+	struct hdb_session *s2 = NULL;
+	struct hdb_principal who = { "tester", "127.0.0.1", "test_engine" };
+	assert_int_equal(hdb_open(dir2, c2, 0, &db2), HDB_OK);
+	assert_int_equal(hdb_session_open(db2, &who, &s2), HDB_OK);
+	void *got = NULL;
+	size_t gl = 0;
+	assert_int_equal(hdb_kv_get(s2, "grow", "g199", 4, &got, &gl), HDB_OK);
+	assert_int_equal(gl, sizeof(v));
+	assert_memory_equal(got, v, sizeof(v));
+	hdb_free(got);
+	assert_int_equal(hdb_verify(s2, HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
+	hdb_session_close(s2);
+	hdb_close(db2);
+	assert_int_equal(file_size(copy), crashed);
+	hdb_config_free(c2);
+
+	/* without syncing there is nothing to save: no zeros */
+	setenv("HELIOSDB_NOSYNC", "1", 1);
+	fx_open(f, 0);
+	unsetenv("HELIOSDB_NOSYNC");
+	assert_int_equal(hdb_kv_put(f->s, "grow", "more", 4, v, sizeof(v)), HDB_OK);
+	assert_true(file_size(file) <= pages_end(f->db));
+	fx_close(f);
+	fx_open(f, 0);
+}
+
 static void test_scan_lookahead(void **state)
 {
 	struct fx *f = *state;
@@ -1113,6 +1197,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_wiped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_lookahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canaries_not_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_mode_is_readable, setup, teardown),
