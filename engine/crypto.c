@@ -302,14 +302,26 @@ int crypto_aead_seal(struct crypto_aead *a, const unsigned char nonce[CRYPTO_NON
                      const unsigned char *pt, size_t n, unsigned char *ct,
                      unsigned char tag[CRYPTO_TAG_LEN])
 {
+	const struct crypto_part one = { pt, n };
+	return crypto_aead_seal_parts(a, nonce, aad, aadlen, &one, 1, ct, tag);
+}
+
+int crypto_aead_seal_parts(struct crypto_aead *a, const unsigned char nonce[CRYPTO_NONCE_LEN],
+                           const unsigned char *aad, size_t aadlen, const struct crypto_part *parts,
+                           size_t nparts, unsigned char *ct, unsigned char tag[CRYPTO_TAG_LEN])
+{
 	unsigned char end[CRYPTO_TAG_LEN]; /* GCM's final writes no bytes */
 	int outl;
 	if (EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) != 1)
 		goto out_fail;
 	if (aadlen && enc_update(a->enc, NULL, aad, aadlen) != HDB_OK)
 		goto out_fail;
-	if (n && enc_update(a->enc, ct, pt, n) != HDB_OK)
-		goto out_fail;
+	/* GCM is a stream mode: an update of any length gives as many bytes */
+	for (size_t i = 0; i < nparts; i++) {
+		if (parts[i].n && enc_update(a->enc, ct, parts[i].p, parts[i].n) != HDB_OK)
+			goto out_fail;
+		ct += parts[i].n;
+	}
 	if (EVP_EncryptFinal_ex(a->enc, end, &outl) != 1 || outl != 0)
 		goto out_fail;
 	if (EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, tag) != 1)

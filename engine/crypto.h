@@ -52,6 +52,16 @@ int crypto_aead_seal(struct crypto_aead *a, const unsigned char nonce[CRYPTO_NON
                      const unsigned char *aad, size_t aadlen,
                      const unsigned char *pt, size_t n, unsigned char *ct,
                      unsigned char tag[CRYPTO_TAG_LEN]);
+/* One piece of a plaintext. */
+struct crypto_part {
+	const void *p;
+	size_t n;
+};
+/* crypto_aead_seal of the concatenation of parts, without concatenating
+ * them: ct receives their total length. */
+int crypto_aead_seal_parts(struct crypto_aead *a, const unsigned char nonce[CRYPTO_NONCE_LEN],
+                           const unsigned char *aad, size_t aadlen, const struct crypto_part *parts,
+                           size_t nparts, unsigned char *ct, unsigned char tag[CRYPTO_TAG_LEN]);
 /* Opens n bytes of ct into pt; HDB_ECORRUPT if the tag does not verify (pt
  * is then wiped). */
 int crypto_aead_open(struct crypto_aead *a, const unsigned char nonce[CRYPTO_NONCE_LEN],

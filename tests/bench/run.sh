@@ -2,8 +2,9 @@
 # run.sh - the benchmarks of `make bench`, one after the other.  Extra
 # arguments for the engine benchmark come from BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS=--quick   or   BENCH_ARGS="--rows 20000"
-# The audit pipeline benchmark takes only --quick and --strict from them
-# (its journald cells run when a journald is up: tests/journald.sh start).
+# The audit pipeline benchmark takes only --quick and --strict from them.
+# Its journald cells need a journald: the running one, or one this script
+# starts through tests/journald.sh (as `make test` does) and stops at the end.
 # Exits non-zero when a benchmark fails to run (a missed target is reported,
 # not fatal, unless BENCH_ARGS has --strict).
 set -u
@@ -23,6 +24,12 @@ echo "== audit-verify over 1M records"
 build/bench/bench_audit_verify || status=1
 echo
 echo "== audit pipeline: audited vs unaudited, sinks, durability, sessions"
+# 3>&-: journald must not hold our stdout's descriptors open after we exit
+if ./tests/journald.sh start 3>&-; then
+	trap './tests/journald.sh stop' EXIT
+else
+	echo "run.sh: no journald: the file+journald cells and their targets are skipped" >&2
+fi
 audit_args=()
 for a in ${BENCH_ARGS:-}; do
 	case "$a" in --quick | --strict) audit_args+=("$a") ;; esac

@@ -491,15 +491,27 @@ static void la_fill(unsigned char *v, int i)
 /* The plaintext scratch a payload is assembled in (s->pbuf) holds no byte
  * of any value once the write txn ends, not even the tail of a longer
  * value put before a shorter one. */
+/* No plaintext outlives its write txn in the session's scratch: a table row
+ * is encoded there (a long one, then a short one that leaves the long one's
+ * tail behind it) and must be wiped at commit and at abort; a large
+ * key-value value is sealed straight from the caller's buffer and never
+ * copied there at all. */
 static void test_payload_wiped(void **state)
 {
 	struct fx *f = *state;
-	unsigned char big[3000];
+	static const struct hdb_column_def cols[] = { { "id", HDB_T_INT4, true, 1 }, { "note", HDB_T_TEXT, false, 0 } };
+	assert_int_equal(hdb_table_create(f->s, "wipe", cols, 2), HDB_OK);
+	char big[3000];
 	memset(big, 'Z', sizeof(big));
 	for (int end = 0; end < 2; end++) {
+		struct hdb_value v[2];
 		assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
-		assert_int_equal(hdb_kv_put(f->s, "wipe", "long", 4, big, sizeof(big)), HDB_OK);
-		assert_int_equal(hdb_kv_put(f->s, "wipe", "short", 5, "tiny", 4), HDB_OK);
+		v[0] = hdb_int4(2 * end);
+		v[1] = hdb_textn(big, sizeof(big));
+		assert_int_equal(hdb_insert(f->s, "wipe", v, 2), HDB_OK);
+		v[0] = hdb_int4(2 * end + 1);
+		v[1] = hdb_text("tiny");
+		assert_int_equal(hdb_insert(f->s, "wipe", v, 2), HDB_OK);
 		if (end == 0)
 			assert_int_equal(hdb_commit(f->s), HDB_OK);
 		else
@@ -510,6 +522,22 @@ static void test_payload_wiped(void **state)
 			z += f->s->pbuf.p[i] == 'Z';
 		assert_int_equal(z, 0);
 	}
+	/* key-value: 64 KiB and 4000 bytes of 'Y' (unbuffered and buffered
+	 * puts), looked for before the commit could wipe anything */
+	static unsigned char kv[65536];
+	memset(kv, 'Y', sizeof(kv));
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "wipe", "long", 4, kv, sizeof(kv)), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "wipe", "long2", 5, kv, 4000), HDB_OK);
+	for (size_t i = 0; i < f->s->pbuf.cap; i++)
+		assert_int_not_equal(f->s->pbuf.p[i], 'Y');
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	void *got = NULL;
+	size_t gl = 0;
+	assert_int_equal(hdb_kv_get(f->s, "wipe", "long", 4, &got, &gl), HDB_OK);
+	assert_int_equal(gl, sizeof(kv));
+	assert_memory_equal(got, kv, sizeof(kv));
+	hdb_free(got);
 }
 
 static uint64_t file_size(const char *path)
