@@ -12,12 +12,15 @@
  * unwrap is corruption (HDB_ECORRUPT).  No data is read before both pass.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -879,57 +882,74 @@ void db_grow(struct hdb_db *db)
 	if (!db->grow)
 		return;
 	MDB_envinfo info;
-	if (mdb_env_info(db->env, &info) != MDB_SUCCESS)
-		return;
-	uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
-	if (db->grow_size >= end + ENGINE_GROW_CHUNK / 2)
-		return;
 	int fd;
 	struct stat sb;
-	if (mdb_env_get_fd(db->env, &fd) != MDB_SUCCESS || fstat(fd, &sb) != 0)
+	/* fstat every time: another process may have cut the zeros at its
+	 * close (a cached size would then skip growing for a while) */
+	if (mdb_env_info(db->env, &info) != MDB_SUCCESS || mdb_env_get_fd(db->env, &fd) != MDB_SUCCESS ||
+	    fstat(fd, &sb) != 0)
 		return;
-	db->grow_size = (uint64_t)sb.st_size;
+	uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize, size = (uint64_t)sb.st_size;
+	if (size >= end + ENGINE_GROW_CHUNK / 2)
+		return;
 	uint64_t to = end + ENGINE_GROW_CHUNK;
 	if (to > ENGINE_MAP_SIZE)
 		to = ENGINE_MAP_SIZE;
 	static const unsigned char zero[64 << 10];
-	while (db->grow_size < to) {
-		uint64_t n = to - db->grow_size;
-		ssize_t w = pwrite(fd, zero, n < sizeof(zero) ? (size_t)n : sizeof(zero), (off_t)db->grow_size);
+	while (size < to) {
+		uint64_t n = to - size;
+		ssize_t w = pwrite(fd, zero, n < sizeof(zero) ? (size_t)n : sizeof(zero), (off_t)size);
 		if (w <= 0)
 			return; /* disk full or an I/O error: LMDB's own write will say so */
-		db->grow_size += (uint64_t)w;
-		db->grown = true;
+		size += (uint64_t)w;
 	}
 }
 
-/* db_grow_trim - at close: cuts the zeros db_grow left past the last page,
- * inside a write txn (so no other process is growing the file meanwhile). */
-static void db_grow_trim(struct hdb_db *db)
+/* db_grow_trim - at close: cuts the zeros past the last page, but only
+ * when no other process has the database open (flock LOCK_EX|LOCK_NB on
+ * ENGINE_OPEN_LOCK, which every audited open holds shared: trail.c,
+ * open_lock), so that a close neither waits for another process's write
+ * txn nor takes away zeros another writer is about to use.  Inside a write
+ * txn (no other writer meanwhile).  Without the audit there is no such
+ * lock: the zeros (at most ENGINE_GROW_CHUNK) stay, harmless. */
+static void db_grow_trim(struct hdb_db *db, bool audited)
 {
-	MDB_txn *txn;
-	if (!db->grown || mdb_txn_begin(db->env, NULL, 0, &txn) != MDB_SUCCESS)
+	if (!db->grow || !audited)
 		return;
-	MDB_envinfo info;
-	int fd;
-	struct stat sb;
-	if (mdb_env_info(db->env, &info) == MDB_SUCCESS && mdb_env_get_fd(db->env, &fd) == MDB_SUCCESS &&
-	    fstat(fd, &sb) == 0) {
-		uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
-		if ((uint64_t)sb.st_size > end && ftruncate(fd, (off_t)end) != 0) {
-			/* the zeros stay, harmless; the next clean close tries again */
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/" ENGINE_OPEN_LOCK, db->path) >= sizeof(path))
+		return;
+	int lfd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (lfd < 0)
+		return;
+	int r;
+	while ((r = flock(lfd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	MDB_txn *txn;
+	if (r == 0 && mdb_txn_begin(db->env, NULL, 0, &txn) == MDB_SUCCESS) {
+		MDB_envinfo info;
+		int fd;
+		struct stat sb;
+		if (mdb_env_info(db->env, &info) == MDB_SUCCESS && mdb_env_get_fd(db->env, &fd) == MDB_SUCCESS &&
+		    fstat(fd, &sb) == 0) {
+			uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
+			if ((uint64_t)sb.st_size > end && ftruncate(fd, (off_t)end) != 0) {
+				/* the zeros stay, harmless; the next clean close tries again */
+			}
 		}
+		mdb_txn_abort(txn);
 	}
-	mdb_txn_abort(txn);
+	close(lfd); /* releases the flock */
 }
 
 static void db_release(struct hdb_db *db)
 {
-	if (db->audit.on)
+	bool audited = db->audit.on;
+	if (audited)
 		trail_security(db, AUDIT_EV_DB_CLOSE, AUDIT_SUCCESS, NULL, NULL, NULL);
-	trail_close(db);
+	trail_close(db); /* releases this process's shared lock on ENGINE_OPEN_LOCK */
 	if (db->env)
-		db_grow_trim(db);
+		db_grow_trim(db, audited);
 	if (db->env)
 		mdb_env_close(db->env);
 	db->env = NULL;

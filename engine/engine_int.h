@@ -168,8 +168,6 @@ struct hdb_db {
 
 	struct engine_res res;           /* only touched inside write txns (LMDB's writer lock) */
 	bool grow;                       /* db_grow is on: synced writes to a file on disk */
-	bool grown;                      /* this process wrote zeros past the file's end */
-	uint64_t grow_size;              /* data.mdb's size as db_grow last saw it (writer lock) */
 	unsigned psize;                  /* LMDB's page size */
 
 	struct engine_audit audit;

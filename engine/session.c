@@ -784,10 +784,12 @@ int sess_flush_writes(struct hdb_session *s)
 }
 
 /* Payloads up to this size are put together in s->pbuf and sealed in one
- * update; a larger one is sealed (or copied) straight from the caller's
- * pieces: no plaintext copy to make and wipe (for 16 KiB values that copy
- * and its wipe cost more than a third of the cipher), for one or two more
- * cipher updates, which only small values would notice. */
+ * update; a larger one, in an encrypted database, is sealed straight from
+ * the caller's pieces: no plaintext copy to make and wipe (for 16 KiB
+ * values that copy and its wipe cost more than a third of the cipher), for
+ * one or two more cipher updates, which only small values would notice.
+ * (Those pieces are never LMDB's memory there: encrypted values reach
+ * callers only as decrypted copies.) */
 #define PBUF_MAX 512
 
 int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, size_t klen, const void *p1,
@@ -798,7 +800,11 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 	const struct crypto_part *pp = parts;
 	size_t np = 3;
 	int rc;
-	if (n <= PBUF_MAX) {
+	/* plaintext mode: the pieces may point into LMDB's pages (a scan hands
+	 * those out and its callback may put them), which the flush or the
+	 * MDB_RESERVE put below can move or free: copy them first (and there
+	 * is nothing to wipe) */
+	if (n <= PBUF_MAX || !s->db->encrypted) {
 		/* the payload in one piece, while the caller's bytes are hot */
 		buf_reset(&s->pbuf);
 		rc = buf_append(&s->pbuf, p1, n1);

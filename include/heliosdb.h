@@ -270,7 +270,10 @@ int hdb_kv_write_batch(struct hdb_session *s, const char *keyspace,
                        const struct hdb_kv_op *ops, size_t n);
 
 /* Iterates every key of a keyspace (in no defined order).  fn returns 0 to
- * go on, non-zero to stop (that value is returned). */
+ * go on, non-zero to stop (that value is returned).  key and val are valid
+ * until fn returns, or until fn writes through the session (in a plaintext
+ * database they point into the database's pages, which a write may move):
+ * fn may pass them to a put, which copies them first. */
 typedef int (*hdb_kv_scan_fn)(void *arg, const void *key, size_t klen,
                               const void *val, size_t vlen);
 int hdb_kv_scan(struct hdb_session *s, const char *keyspace, hdb_kv_scan_fn fn, void *arg);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "heliosdb.h"
 #include "engine_int.h"   /* test_payload_wiped looks at the session's scratch */
@@ -547,6 +548,20 @@ static uint64_t file_size(const char *path)
 	return (uint64_t)sb.st_size;
 }
 
+/* the same, read from the closed database's file with LMDB itself */
+static uint64_t raw_end(const char *path)
+{
+	MDB_env *env;
+	MDB_envinfo info;
+	MDB_stat st;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_int_equal(mdb_env_stat(env, &st), 0);
+	mdb_env_close(env);
+	return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
 /* LMDB's end of data: everything up to the last committed page */
 static uint64_t pages_end(struct hdb_db *db)
 {
@@ -621,7 +636,121 @@ static void test_file_growth(void **state)
 	assert_int_equal(hdb_kv_put(f->s, "grow", "more", 4, v, sizeof(v)), HDB_OK);
 	assert_true(file_size(file) <= pages_end(f->db));
 	fx_close(f);
+
+	/* another process has it open: a close leaves the zeros (it neither
+	 * waits for that process's writes nor takes the zeros from it); the
+	 * last one out cuts them */
+	int go[2], ready[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(30); /* never outlive a parent that failed an assertion */
+		struct hdb_db *cdb = NULL;
+		char c = hdb_open(f->path, f->cfg, 0, &cdb) == HDB_OK ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		hdb_close(cdb);
+		_exit(0);
+	}
+	char c = 0;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
 	fx_open(f, 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(k, sizeof(k), "s%d", i);
+		assert_int_equal(hdb_kv_put(f->s, "grow", k, strlen(k), v, sizeof(v)), HDB_OK);
+	}
+	fx_close(f);
+	assert_true(file_size(file) >= raw_end(f->path) + ENGINE_GROW_CHUNK / 4); /* not alone: kept */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(file_size(file), raw_end(f->path)); /* the child closed last, alone */
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	fx_open(f, 0);
+}
+
+/* A scan in a plaintext database hands its callback pointers into LMDB's
+ * pages; a callback that puts them (large values included) must store
+ * what it was given, although the put moves pages under those pointers. */
+struct copy_arg {
+	struct hdb_session *s;
+	int n, rc;
+};
+
+static int copy_cb(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct copy_arg *a = arg;
+	char k2[64];
+	/* "<key>_" sorts right after <key>: the put lands on the very page
+	 * that holds val, and splits it */
+	if (klen > 40 || ((const char *)key)[klen - 1] == '_')
+		return 0;
+	memcpy(k2, key, klen);
+	k2[klen] = '_';
+	int rc = hdb_kv_put(a->s, "copy", k2, klen + 1, val, vlen);
+	if (rc && !a->rc)
+		a->rc = rc;
+	a->n++;
+	return 0;
+}
+
+static void copy_value(unsigned char *v, size_t n, int i)
+{
+	for (size_t j = 0; j < n; j++)
+		v[j] = (unsigned char)(i * 131 + (int)j * 7);
+}
+
+static void fx_recreate(struct fx *f)
+{
+	char alog[700];
+	fx_close(f);
+	tu_rmrf(f->path);
+	snprintf(alog, sizeof(alog), "%s.audit", f->path);
+	tu_rmrf(alog); /* a log never serves two databases */
+}
+
+static void test_plain_scan_put_copies(void **state)
+{
+	struct fx *f = *state;
+	fx_recreate(f);
+	assert_int_equal(hdb_config_set_encryption(f->cfg, false), HDB_OK);
+	fx_open(f, HDB_OPEN_CREATE);
+	static const size_t sizes[] = { 400, 600, 1000, 1500 };
+	static unsigned char v[1500], *got;
+	char k[32];
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		size_t n = sizes[z];
+		assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+		for (int i = 0; i < 300; i++) {
+			snprintf(k, sizeof(k), "c%zu-%d", n, i);
+			copy_value(v, n, i);
+			assert_int_equal(hdb_kv_put(f->s, "copy", k, strlen(k), v, n), HDB_OK);
+		}
+		struct copy_arg a = { f->s, 0, 0 };
+		assert_int_equal(hdb_kv_scan(f->s, "copy", copy_cb, &a), HDB_OK);
+		assert_int_equal(a.rc, HDB_OK);
+		assert_true(a.n >= 300);
+		assert_int_equal(hdb_commit(f->s), HDB_OK);
+		for (int i = 0; i < 300; i++) {
+			snprintf(k, sizeof(k), "c%zu-%d_", n, i);
+			size_t gl = 0;
+			assert_int_equal(hdb_kv_get(f->s, "copy", k, strlen(k), (void **)&got, &gl), HDB_OK);
+			copy_value(v, n, i);
+			assert_int_equal(gl, n);
+			assert_memory_equal(got, v, n);
+			hdb_free(got);
+		}
+	}
+	fx_recreate(f);
+	assert_int_equal(hdb_config_set_encryption(f->cfg, true), HDB_OK);
+	fx_open(f, HDB_OPEN_CREATE);
 }
 
 static void test_scan_lookahead(void **state)
@@ -1226,6 +1355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_wiped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_scan_put_copies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_lookahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canaries_not_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_mode_is_readable, setup, teardown),
