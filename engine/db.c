@@ -855,8 +855,6 @@ static void rm_tmpdir(const char *dir)
 	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* db_release - everything hdb_close does but freeing the handle: the
- * handle stays readable (hdb_errmsg) and refuses sessions. */
 /* ------------------------------------------------------------ file growth
  *
  * LMDB grows data.mdb a page or a few at a time, by writing past its end.
@@ -873,24 +871,32 @@ static void rm_tmpdir(const char *dir)
  * every other writer, in any process, out, and every page LMDB has written
  * (committed or spilled by this txn) lies below the file's current size,
  * which is where the zeros start.  Readers never look past the last
- * committed page.  A clean close cuts the zeros off again (db_grow_trim),
- * so a closed database is as long as its pages; after a crash they stay,
- * harmless, until the next clean close.  Off for read-only and in-memory
- * databases and when syncing is off (HELIOSDB_NOSYNC): nothing to save. */
+ * committed page.  The last process to close the database cuts the zeros
+ * off again (db_grow_trim), so a closed database is as long as its pages;
+ * after a crash they stay, harmless, until then.  Off for read-only and
+ * in-memory databases and when syncing is off (HELIOSDB_NOSYNC): nothing
+ * to save. */
+
+/* grow_state - LMDB's end of data (its last committed page), data.mdb's fd
+ * and its size now (fstat every time: another process may have cut the
+ * zeros at its close). */
+static bool grow_state(struct hdb_db *db, uint64_t *end, int *fd, uint64_t *size)
+{
+	MDB_envinfo info;
+	struct stat sb;
+	if (mdb_env_info(db->env, &info) != MDB_SUCCESS || mdb_env_get_fd(db->env, fd) != MDB_SUCCESS ||
+	    fstat(*fd, &sb) != 0)
+		return false;
+	*end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
+	*size = (uint64_t)sb.st_size;
+	return true;
+}
+
 void db_grow(struct hdb_db *db)
 {
-	if (!db->grow)
-		return;
-	MDB_envinfo info;
+	uint64_t end, size;
 	int fd;
-	struct stat sb;
-	/* fstat every time: another process may have cut the zeros at its
-	 * close (a cached size would then skip growing for a while) */
-	if (mdb_env_info(db->env, &info) != MDB_SUCCESS || mdb_env_get_fd(db->env, &fd) != MDB_SUCCESS ||
-	    fstat(fd, &sb) != 0)
-		return;
-	uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize, size = (uint64_t)sb.st_size;
-	if (size >= end + ENGINE_GROW_CHUNK / 2)
+	if (!db->grow || !grow_state(db, &end, &fd, &size) || size >= end + ENGINE_GROW_CHUNK / 2)
 		return;
 	uint64_t to = end + ENGINE_GROW_CHUNK;
 	if (to > ENGINE_MAP_SIZE)
@@ -927,21 +933,18 @@ static void db_grow_trim(struct hdb_db *db, bool audited)
 		;
 	MDB_txn *txn;
 	if (r == 0 && mdb_txn_begin(db->env, NULL, 0, &txn) == MDB_SUCCESS) {
-		MDB_envinfo info;
+		uint64_t end, size;
 		int fd;
-		struct stat sb;
-		if (mdb_env_info(db->env, &info) == MDB_SUCCESS && mdb_env_get_fd(db->env, &fd) == MDB_SUCCESS &&
-		    fstat(fd, &sb) == 0) {
-			uint64_t end = ((uint64_t)info.me_last_pgno + 1) * db->psize;
-			if ((uint64_t)sb.st_size > end && ftruncate(fd, (off_t)end) != 0) {
-				/* the zeros stay, harmless; the next clean close tries again */
-			}
+		if (grow_state(db, &end, &fd, &size) && size > end && ftruncate(fd, (off_t)end) != 0) {
+			/* the zeros stay, harmless; the next last close tries again */
 		}
 		mdb_txn_abort(txn);
 	}
 	close(lfd); /* releases the flock */
 }
 
+/* db_release - everything hdb_close does but freeing the handle: the
+ * handle stays readable (hdb_errmsg) and refuses sessions. */
 static void db_release(struct hdb_db *db)
 {
 	bool audited = db->audit.on;
