@@ -212,7 +212,7 @@ struct hdb_session {
 	struct audit_head ahead;
 	bool ahead_loaded, ahead_dirty;
 	struct qev **txn_events;
-	size_t ntxn_events;
+	size_t ntxn_events, captxn_events;
 	struct buf txn_lines;            /* the lines this txn put in the outbox */
 	uint64_t txn_lines_first;        /* seq of the first of them (0: none) */
 	bool txn_lines_bad;              /* one could not be kept: ship from the outbox */
@@ -242,7 +242,7 @@ struct hdb_session {
 	 * sess_buffer_put): applied in LMDB key order by sess_flush_writes */
 	struct buf wb;                   /* LMDB key || payload, back to back */
 	struct sess_wbent *wbent;
-	size_t nwb, capwb;
+	size_t nwb;
 
 	struct sess_name names[SESS_CACHE];
 	size_t nnames;

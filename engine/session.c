@@ -20,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "engine_int.h"
+
+static void wb_release(struct hdb_session *s);
 
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...)
 {
@@ -141,9 +144,7 @@ void hdb_session_close(struct hdb_session *s)
 	buf_free_wipe(&s->kbuf);
 	buf_free_wipe(&s->vbuf);
 	buf_free_wipe(&s->pbuf);
-	sess_drop_writes(s);
-	free(s->wb.p);
-	free(s->wbent);
+	wb_release(s);
 	free(s->user);
 	free(s->source_addr);
 	free(s->application);
@@ -694,6 +695,19 @@ struct sess_wbent {
 #define WB_MAX_BYTES ((size_t)32 << 20)
 #define WB_MAX_VALUE 4096                /* larger values live on overflow pages anyway */
 #define WB_PREFETCH 6                    /* entries fetched ahead while applying */
+#define WB_MAX_ENTRIES ((size_t)1 << 18)
+/* The buffer is one mapping reserved at the first buffered put and kept
+ * until the session closes: the bytes, the entries, and the sort's scratch
+ * entries, each part at its largest size.  Only the pages touched cost
+ * memory; nothing is copied as the buffer fills (a doubling buffer copied
+ * up to 32 MiB) and the sort allocates nothing.  Past the first 2 MiB of a
+ * part the kernel may use huge pages (one fault per 2 MiB instead of 512);
+ * a small txn stays on small pages. */
+#define WB_HUGE ((size_t)2 << 20)
+#define WB_ROUND(n) (((n) + WB_HUGE - 1) & ~(WB_HUGE - 1))
+#define WB_BYTES_LEN WB_ROUND(WB_MAX_BYTES + ENGINE_MAX_LMDB_KEY + ENGINE_SEAL_OVERHEAD + WB_MAX_VALUE)
+#define WB_ENTS_LEN WB_ROUND(WB_MAX_ENTRIES * sizeof(struct sess_wbent))
+#define WB_MAP_LEN (WB_BYTES_LEN + 2 * WB_ENTS_LEN)
 
 static int wb_cmp(const struct hdb_session *s, const struct sess_wbent *a, const struct sess_wbent *b)
 {
@@ -713,9 +727,7 @@ static int wb_sort(struct hdb_session *s)
 	size_t n = s->nwb;
 	if (n < 2)
 		return HDB_OK;
-	struct sess_wbent *tmp = malloc(n * sizeof(*tmp));
-	if (!tmp)
-		return HDB_ENOMEM;
+	struct sess_wbent *tmp = (struct sess_wbent *)(s->wb.p + WB_BYTES_LEN + WB_ENTS_LEN);
 	struct sess_wbent *src = s->wbent, *dst = tmp;
 	for (int shift = 0; shift < 64; shift += 8) {
 		size_t cnt[256] = { 0 };
@@ -737,7 +749,6 @@ static int wb_sort(struct hdb_session *s)
 	}
 	if (src != s->wbent)
 		memcpy(s->wbent, src, n * sizeof(*src));
-	free(tmp);
 	for (size_t i = 1; i < n; i++) {
 		for (size_t j = i; j > 0 && s->wbent[j - 1].sk == s->wbent[j].sk &&
 		                   wb_cmp(s, &s->wbent[j - 1], &s->wbent[j]) > 0; j--) {
@@ -747,6 +758,31 @@ static int wb_sort(struct hdb_session *s)
 		}
 	}
 	return HDB_OK;
+}
+
+static int wb_map(struct hdb_session *s)
+{
+	unsigned char *m = mmap(NULL, WB_MAP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	                        -1, 0);
+	if (m == MAP_FAILED)
+		return sess_err(s, HDB_ENOMEM, "out of memory for the write buffer");
+	const size_t part[3] = { 0, WB_BYTES_LEN, WB_BYTES_LEN + WB_ENTS_LEN };
+	const size_t plen[3] = { WB_BYTES_LEN, WB_ENTS_LEN, WB_ENTS_LEN };
+	for (int i = 0; i < 3; i++)
+		(void)madvise(m + part[i] + WB_HUGE, plen[i] - WB_HUGE, MADV_HUGEPAGE); /* advice only */
+	s->wb = (struct buf){ .p = m, .len = 0, .cap = WB_BYTES_LEN };
+	s->wbent = (struct sess_wbent *)(m + WB_BYTES_LEN);
+	s->nwb = 0;
+	return HDB_OK;
+}
+
+static void wb_release(struct hdb_session *s)
+{
+	if (s->wb.p)
+		munmap(s->wb.p, WB_MAP_LEN);
+	s->wb = (struct buf){ 0 };
+	s->wbent = NULL;
+	s->nwb = 0;
 }
 
 void sess_drop_writes(struct hdb_session *s)
@@ -824,18 +860,9 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 			return rc;
 		return sess_put_parts(s, k, klen, pp, np, n, 0);
 	}
-	if (s->nwb == s->capwb) {
-		size_t nc = s->capwb ? s->capwb * 2 : 256;
-		struct sess_wbent *nv = realloc(s->wbent, nc * sizeof(*nv));
-		if (!nv)
-			return sess_err(s, HDB_ENOMEM, "out of memory");
-		s->wbent = nv;
-		s->capwb = nc;
-	}
+	if (!s->wb.p && (rc = wb_map(s)) != HDB_OK)
+		return rc;
 	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
-	rc = buf_reserve(&s->wb, klen + sn);
-	if (rc)
-		return sess_err(s, rc, "out of memory");
 	rc = seal_ready(s);
 	if (rc)
 		return rc;
@@ -849,7 +876,7 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 	for (size_t i = 0; i < 8; i++)
 		sk = sk << 8 | (i < klen ? k[i] : 0);
 	s->wbent[s->nwb++] = (struct sess_wbent){ sk, off, (uint32_t)klen, (uint32_t)sn };
-	if (s->wb.len >= WB_MAX_BYTES)
+	if (s->wb.len >= WB_MAX_BYTES || s->nwb == WB_MAX_ENTRIES)
 		return sess_flush_writes(s);
 	return HDB_OK;
 }

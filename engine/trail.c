@@ -490,12 +490,20 @@ int trail_record(struct hdb_session *s, struct audit_event *ev)
 			return rc;
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
 		struct qev *q = qev_new(ev);
-		struct qev **nv = q ? realloc(s->txn_events, (s->ntxn_events + 1) * sizeof(*nv)) : NULL;
-		if (!nv) {
+		if (q && s->ntxn_events == s->captxn_events) {
+			/* doubling: one realloc per event made a txn of n writes
+			 * copy O(n^2) pointers (minutes for 600k under ASan) */
+			size_t nc = s->captxn_events ? 2 * s->captxn_events : 64;
+			struct qev **nv = realloc(s->txn_events, nc * sizeof(*nv));
+			if (nv) {
+				s->txn_events = nv;
+				s->captxn_events = nc;
+			}
+		}
+		if (!q || s->ntxn_events == s->captxn_events) {
 			free(q);
 			return sess_err(s, HDB_ENOMEM, "out of memory");
 		}
-		s->txn_events = nv;
 		s->txn_events[s->ntxn_events++] = q;
 		return HDB_OK;
 	}

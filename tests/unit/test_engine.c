@@ -262,6 +262,80 @@ static void test_buffered_writes(void **state)
 	assert_int_equal(hdb_verify(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
 }
 
+/* A txn larger than the write buffer: the buffer is applied when it holds
+ * 2^18 entries (engine/session.c, WB_MAX_ENTRIES) or 32 MiB, and again at
+ * commit.  Puts of one key before and after such a flush keep their order
+ * (the last wins), a get in the txn sees what was flushed and what waits,
+ * and an abort drops both. */
+#define BIG_TXN_SMALL 600000 /* > WB_MAX_ENTRIES */
+#define BIG_TXN_LARGE 9000   /* x 4000 bytes > 32 MiB */
+static void test_buffered_writes_overflow(void **state)
+{
+	struct fx *f = *state;
+	char k[24];
+	void *v;
+	size_t n;
+	/* the buffer, not the audit trail, is under test: 600k records would
+	 * only make the test slow */
+	fx_close(f);
+	assert_int_equal(hdb_config_apply(f->cfg, "audit.enabled = false"), HDB_OK);
+	fx_open(f, 0);
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	for (uint32_t i = 0; i < BIG_TXN_SMALL; i++) {
+		snprintf(k, sizeof(k), "s%07u", i % 400000);
+		uint32_t val = i;
+		assert_int_equal(hdb_kv_put(f->s, "big", k, strlen(k), &val, sizeof(val)), HDB_OK);
+	}
+	/* s0000007 was put at i = 7 and 400007 (after the first flush) */
+	assert_int_equal(hdb_kv_get(f->s, "big", "s0000007", 8, &v, &n), HDB_OK);
+	assert_int_equal(n, 4);
+	uint32_t got;
+	memcpy(&got, v, 4);
+	assert_int_equal(got, 400007);
+	hdb_free(v);
+	static unsigned char large[4000];
+	for (uint32_t i = 0; i < BIG_TXN_LARGE; i++) {
+		snprintf(k, sizeof(k), "l%05u", i % 8500);
+		memset(large, (int)(i & 0xff), sizeof(large));
+		memcpy(large, &i, sizeof(i));
+		assert_int_equal(hdb_kv_put(f->s, "big", k, strlen(k), large, sizeof(large)), HDB_OK);
+	}
+	assert_int_equal(hdb_commit(f->s), HDB_OK);
+	for (uint32_t j = 0; j < 400000; j += 997) {
+		snprintf(k, sizeof(k), "s%07u", j);
+		assert_int_equal(hdb_kv_get(f->s, "big", k, strlen(k), &v, &n), HDB_OK);
+		memcpy(&got, v, 4);
+		assert_int_equal(got, j < BIG_TXN_SMALL - 400000 ? j + 400000 : j);
+		hdb_free(v);
+	}
+	for (uint32_t j = 0; j < 8500; j += 7) {
+		snprintf(k, sizeof(k), "l%05u", j);
+		assert_int_equal(hdb_kv_get(f->s, "big", k, strlen(k), &v, &n), HDB_OK);
+		assert_int_equal(n, sizeof(large));
+		uint32_t want = j < BIG_TXN_LARGE - 8500 ? j + 8500 : j;
+		memcpy(&got, v, 4);
+		assert_int_equal(got, want);
+		assert_int_equal(((unsigned char *)v)[3999], want & 0xff);
+		hdb_free(v);
+	}
+	/* an aborted txn that overflowed the buffer leaves nothing behind */
+	assert_int_equal(hdb_begin(f->s, 0), HDB_OK);
+	uint32_t x = 0xdeadbeef;
+	assert_int_equal(hdb_kv_put(f->s, "big", "s0000007", 8, &x, sizeof(x)), HDB_OK);
+	memset(large, 0xee, sizeof(large));
+	for (uint32_t i = 0; i < BIG_TXN_LARGE; i++) {
+		snprintf(k, sizeof(k), "a%05u", i);
+		assert_int_equal(hdb_kv_put(f->s, "big", k, strlen(k), large, sizeof(large)), HDB_OK);
+	}
+	assert_int_equal(hdb_abort(f->s), HDB_OK);
+	assert_int_equal(hdb_kv_get(f->s, "big", "a00000", 6, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_get(f->s, "big", "a08999", 6, &v, &n), HDB_ENOTFOUND);
+	assert_int_equal(hdb_kv_get(f->s, "big", "s0000007", 8, &v, &n), HDB_OK);
+	memcpy(&got, v, 4);
+	assert_int_equal(got, 400007);
+	hdb_free(v);
+}
+
 static const struct hdb_column_def employee_cols[] = {
 	{ "id", HDB_T_INT4, true, 1 },
 	{ "ssn", HDB_T_TEXT, false, 0 },
@@ -1350,6 +1424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kv_batch_and_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_commit_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_writes_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
