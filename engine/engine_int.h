@@ -243,6 +243,7 @@ struct hdb_session {
 	struct buf wb;                   /* LMDB key || payload, back to back */
 	struct sess_wbent *wbent;
 	size_t nwb;
+	bool wb_unmapped;                /* its mapping failed: puts go straight through */
 
 	struct sess_name names[SESS_CACHE];
 	size_t nnames;

@@ -27,6 +27,7 @@
 
 #include "engine_int.h"
 
+static int wb_map(struct hdb_session *s);
 static void wb_release(struct hdb_session *s);
 
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...)
@@ -702,7 +703,8 @@ struct sess_wbent {
  * memory; nothing is copied as the buffer fills (a doubling buffer copied
  * up to 32 MiB) and the sort allocates nothing.  Past the first 2 MiB of a
  * part the kernel may use huge pages (one fault per 2 MiB instead of 512);
- * a small txn stays on small pages. */
+ * a small txn stays on small pages.  Where the mapping is refused (strict
+ * overcommit, RLIMIT_AS), the session's puts go straight to LMDB. */
 #define WB_HUGE ((size_t)2 << 20)
 #define WB_ROUND(n) (((n) + WB_HUGE - 1) & ~(WB_HUGE - 1))
 #define WB_BYTES_LEN WB_ROUND(WB_MAX_BYTES + ENGINE_MAX_LMDB_KEY + ENGINE_SEAL_OVERHEAD + WB_MAX_VALUE)
@@ -762,10 +764,17 @@ static int wb_sort(struct hdb_session *s)
 
 static int wb_map(struct hdb_session *s)
 {
+	if (s->wb_unmapped)
+		return HDB_ENOMEM;
 	unsigned char *m = mmap(NULL, WB_MAP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 	                        -1, 0);
-	if (m == MAP_FAILED)
-		return sess_err(s, HDB_ENOMEM, "out of memory for the write buffer");
+	if (m == MAP_FAILED) {
+		/* e.g. vm.overcommit_memory = 2 or a tight RLIMIT_AS: the buffer
+		 * is only an optimisation, so this session's puts go straight to
+		 * LMDB, unsorted; no retry per put */
+		s->wb_unmapped = true;
+		return HDB_ENOMEM;
+	}
 	const size_t part[3] = { 0, WB_BYTES_LEN, WB_BYTES_LEN + WB_ENTS_LEN };
 	const size_t plen[3] = { WB_BYTES_LEN, WB_ENTS_LEN, WB_ENTS_LEN };
 	for (int i = 0; i < 3; i++)
@@ -854,14 +863,13 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		pp = &one;
 		np = 1;
 	}
-	if (!s->db->encrypted || !many || n > WB_MAX_VALUE || klen > ENGINE_MAX_LMDB_KEY) {
+	if (!s->db->encrypted || !many || n > WB_MAX_VALUE || klen > ENGINE_MAX_LMDB_KEY ||
+	    (!s->wb.p && wb_map(s) != HDB_OK)) {
 		rc = sess_flush_writes(s);
 		if (rc)
 			return rc;
 		return sess_put_parts(s, k, klen, pp, np, n, 0);
 	}
-	if (!s->wb.p && (rc = wb_map(s)) != HDB_OK)
-		return rc;
 	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
 	rc = seal_ready(s);
 	if (rc)

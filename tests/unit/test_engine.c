@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <lmdb.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -334,6 +335,73 @@ static void test_buffered_writes_overflow(void **state)
 	memcpy(&got, v, 4);
 	assert_int_equal(got, 400007);
 	hdb_free(v);
+}
+
+/* Where the write buffer cannot be mapped (a tight RLIMIT_AS, or
+ * vm.overcommit_memory = 2), a txn's puts go straight to LMDB: they still
+ * work, in a forked child whose address space has 16 MiB to spare (the
+ * buffer wants 46). */
+static int buffer_unmapped_child(struct fx *f)
+{
+	/* an LMDB environment must not be used across fork: a database of its own */
+	struct hdb_db *db = NULL;
+	struct hdb_principal who = { "tester", "127.0.0.1", "test_engine" };
+	struct hdb_session *s = NULL;
+	if (hdb_open(f->path, f->cfg, 0, &db) != HDB_OK || hdb_session_open(db, &who, &s) != HDB_OK)
+		return 10;
+	long pages = 0;
+	FILE *fp = fopen("/proc/self/statm", "r");
+	if (!fp || fscanf(fp, "%ld", &pages) != 1)
+		return 2;
+	fclose(fp);
+	struct rlimit rl = { 0 };
+	rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)16 << 20);
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		return 3;
+	char k[16], val[100];
+	if (hdb_begin(s, 0) != HDB_OK)
+		return 5;
+	for (int i = 0; i < 3000; i++) {
+		snprintf(k, sizeof(k), "u%05d", i % 2000);
+		memset(val, 'a' + i % 26, sizeof(val));
+		if (hdb_kv_put(s, "unmapped", k, strlen(k), val, sizeof(val)) != HDB_OK)
+			return 6;
+	}
+	if (hdb_commit(s) != HDB_OK)
+		return 7;
+	for (int j = 0; j < 2000; j++) {
+		void *v;
+		size_t n;
+		snprintf(k, sizeof(k), "u%05d", j);
+		int last = j < 1000 ? j + 2000 : j;
+		if (hdb_kv_get(s, "unmapped", k, strlen(k), &v, &n) != HDB_OK)
+			return 8;
+		int ok = n == sizeof(val) && ((char *)v)[0] == 'a' + last % 26;
+		hdb_free(v);
+		if (!ok)
+			return 9;
+	}
+	hdb_session_close(s);
+	hdb_close(db);
+	return 0;
+}
+
+static void test_buffer_unmapped(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* ASan's shadow memory needs terabytes of address space */
+#endif
+	struct fx *f = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		_exit(buffer_unmapped_child(f));
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static const struct hdb_column_def employee_cols[] = {
@@ -1425,6 +1493,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_txn_commit_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_writes_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffer_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
