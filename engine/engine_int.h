@@ -243,7 +243,8 @@ struct hdb_session {
 	struct buf wb;                   /* LMDB key || payload, back to back */
 	struct sess_wbent *wbent;
 	size_t nwb;
-	bool wb_unmapped;                /* its mapping failed: puts go straight through */
+	size_t wb_ents_rw;               /* bytes of entries (and scratch) writable (engine/session.c, wb_room) */
+	bool wb_refused;                 /* the buffer could not have room: puts go straight through */
 
 	struct sess_name names[SESS_CACHE];
 	size_t nnames;

@@ -27,7 +27,6 @@
 
 #include "engine_int.h"
 
-static int wb_map(struct hdb_session *s);
 static void wb_release(struct hdb_session *s);
 
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...)
@@ -697,19 +696,25 @@ struct sess_wbent {
 #define WB_MAX_VALUE 4096                /* larger values live on overflow pages anyway */
 #define WB_PREFETCH 6                    /* entries fetched ahead while applying */
 #define WB_MAX_ENTRIES ((size_t)1 << 18)
-/* The buffer is one mapping reserved at the first buffered put and kept
- * until the session closes: the bytes, the entries, and the sort's scratch
- * entries, each part at its largest size.  Only the pages touched cost
- * memory; nothing is copied as the buffer fills (a doubling buffer copied
- * up to 32 MiB) and the sort allocates nothing.  Past the first 2 MiB of a
- * part the kernel may use huge pages (one fault per 2 MiB instead of 512);
- * a small txn stays on small pages.  Where the mapping is refused (strict
- * overcommit, RLIMIT_AS), the session's puts go straight to LMDB. */
+/* The buffer lives in one range of address space reserved (PROT_NONE: no
+ * memory, no commit charge) at the first buffered put and kept until the
+ * session closes: the bytes, the entries, and the sort's scratch entries,
+ * each part at its largest size with an inaccessible gap after it.  A part
+ * is made writable as it fills (64 KiB steps up to 2 MiB, then 2 MiB
+ * steps) and stays so; only pages touched cost memory.  Nothing is copied
+ * as the buffer fills (a doubling buffer copied up to 32 MiB) and the sort
+ * allocates nothing.  Past the first 2 MiB of a part the kernel may use
+ * huge pages (one fault per 2 MiB instead of 512).  Where the reservation
+ * or a step is refused (RLIMIT_AS, vm.overcommit_memory = 2), what is
+ * buffered is applied and the session's later puts go straight to LMDB. */
 #define WB_HUGE ((size_t)2 << 20)
-#define WB_ROUND(n) (((n) + WB_HUGE - 1) & ~(WB_HUGE - 1))
-#define WB_BYTES_LEN WB_ROUND(WB_MAX_BYTES + ENGINE_MAX_LMDB_KEY + ENGINE_SEAL_OVERHEAD + WB_MAX_VALUE)
-#define WB_ENTS_LEN WB_ROUND(WB_MAX_ENTRIES * sizeof(struct sess_wbent))
-#define WB_MAP_LEN (WB_BYTES_LEN + 2 * WB_ENTS_LEN)
+#define WB_ROUND(n, to) (((n) + (to) - 1) & ~((to) - 1))
+#define WB_STEP(n) ((n) <= WB_HUGE ? WB_ROUND(n, (size_t)64 << 10) : WB_ROUND(n, WB_HUGE))
+#define WB_BYTES_LEN WB_ROUND(WB_MAX_BYTES + ENGINE_MAX_LMDB_KEY + ENGINE_SEAL_OVERHEAD + WB_MAX_VALUE, WB_HUGE)
+#define WB_ENTS_LEN WB_ROUND(WB_MAX_ENTRIES * sizeof(struct sess_wbent), WB_HUGE)
+#define WB_ENTS_OFF (WB_BYTES_LEN + WB_HUGE)
+#define WB_TMP_OFF (WB_ENTS_OFF + WB_ENTS_LEN + WB_HUGE)
+#define WB_MAP_LEN (WB_TMP_OFF + WB_ENTS_LEN + WB_HUGE)
 
 static int wb_cmp(const struct hdb_session *s, const struct sess_wbent *a, const struct sess_wbent *b)
 {
@@ -729,7 +734,7 @@ static int wb_sort(struct hdb_session *s)
 	size_t n = s->nwb;
 	if (n < 2)
 		return HDB_OK;
-	struct sess_wbent *tmp = (struct sess_wbent *)(s->wb.p + WB_BYTES_LEN + WB_ENTS_LEN);
+	struct sess_wbent *tmp = (struct sess_wbent *)(s->wb.p + WB_TMP_OFF);
 	struct sess_wbent *src = s->wbent, *dst = tmp;
 	for (int shift = 0; shift < 64; shift += 8) {
 		size_t cnt[256] = { 0 };
@@ -762,27 +767,43 @@ static int wb_sort(struct hdb_session *s)
 	return HDB_OK;
 }
 
-static int wb_map(struct hdb_session *s)
+/* wb_room - makes the buffer writable up to byte `bytes` and entry
+ * `ents`, reserving it first; HDB_ENOMEM (and s->wb_refused) if refused. */
+static int wb_room(struct hdb_session *s, size_t bytes, size_t ents)
 {
-	if (s->wb_unmapped)
+	if (s->wb_refused)
 		return HDB_ENOMEM;
-	unsigned char *m = mmap(NULL, WB_MAP_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-	                        -1, 0);
-	if (m == MAP_FAILED) {
-		/* e.g. vm.overcommit_memory = 2 or a tight RLIMIT_AS: the buffer
-		 * is only an optimisation, so this session's puts go straight to
-		 * LMDB, unsorted; no retry per put */
-		s->wb_unmapped = true;
-		return HDB_ENOMEM;
+	if (!s->wb.p) {
+		unsigned char *m = mmap(NULL, WB_MAP_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			goto refused;
+		(void)madvise(m + WB_HUGE, WB_BYTES_LEN - WB_HUGE, MADV_HUGEPAGE); /* advice only */
+		(void)madvise(m + WB_ENTS_OFF + WB_HUGE, WB_ENTS_LEN - WB_HUGE, MADV_HUGEPAGE);
+		(void)madvise(m + WB_TMP_OFF + WB_HUGE, WB_ENTS_LEN - WB_HUGE, MADV_HUGEPAGE);
+		s->wb = (struct buf){ .p = m, .len = 0, .cap = 0 };
+		s->wbent = (struct sess_wbent *)(m + WB_ENTS_OFF);
+		s->wb_ents_rw = 0;
+		s->nwb = 0;
 	}
-	const size_t part[3] = { 0, WB_BYTES_LEN, WB_BYTES_LEN + WB_ENTS_LEN };
-	const size_t plen[3] = { WB_BYTES_LEN, WB_ENTS_LEN, WB_ENTS_LEN };
-	for (int i = 0; i < 3; i++)
-		(void)madvise(m + part[i] + WB_HUGE, plen[i] - WB_HUGE, MADV_HUGEPAGE); /* advice only */
-	s->wb = (struct buf){ .p = m, .len = 0, .cap = WB_BYTES_LEN };
-	s->wbent = (struct sess_wbent *)(m + WB_BYTES_LEN);
-	s->nwb = 0;
+	if (bytes > s->wb.cap) {
+		size_t to = WB_STEP(bytes);
+		if (to > WB_BYTES_LEN || mprotect(s->wb.p + s->wb.cap, to - s->wb.cap, PROT_READ | PROT_WRITE) != 0)
+			goto refused;
+		s->wb.cap = to;
+	}
+	if (ents * sizeof(struct sess_wbent) > s->wb_ents_rw) {
+		size_t have = s->wb_ents_rw, to = WB_STEP(ents * sizeof(struct sess_wbent));
+		if (to > WB_ENTS_LEN ||
+		    mprotect(s->wb.p + WB_ENTS_OFF + have, to - have, PROT_READ | PROT_WRITE) != 0 ||
+		    mprotect(s->wb.p + WB_TMP_OFF + have, to - have, PROT_READ | PROT_WRITE) != 0)
+			goto refused;
+		s->wb_ents_rw = to;
+	}
 	return HDB_OK;
+refused:
+	/* the buffer is only an optimisation: no retry per put */
+	s->wb_refused = true;
+	return HDB_ENOMEM;
 }
 
 static void wb_release(struct hdb_session *s)
@@ -791,7 +812,7 @@ static void wb_release(struct hdb_session *s)
 		munmap(s->wb.p, WB_MAP_LEN);
 	s->wb = (struct buf){ 0 };
 	s->wbent = NULL;
-	s->nwb = 0;
+	s->nwb = s->wb_ents_rw = 0;
 }
 
 void sess_drop_writes(struct hdb_session *s)
@@ -863,14 +884,16 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		pp = &one;
 		np = 1;
 	}
+	size_t sn = ENGINE_SEAL_OVERHEAD + n;
 	if (!s->db->encrypted || !many || n > WB_MAX_VALUE || klen > ENGINE_MAX_LMDB_KEY ||
-	    (!s->wb.p && wb_map(s) != HDB_OK)) {
+	    wb_room(s, s->wb.len + klen + sn, s->nwb + 1) != HDB_OK) {
+		/* what waits is applied first: the puts stay in order */
 		rc = sess_flush_writes(s);
 		if (rc)
 			return rc;
 		return sess_put_parts(s, k, klen, pp, np, n, 0);
 	}
-	size_t off = s->wb.len, sn = ENGINE_SEAL_OVERHEAD + n;
+	size_t off = s->wb.len;
 	rc = seal_ready(s);
 	if (rc)
 		return rc;

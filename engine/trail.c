@@ -585,6 +585,12 @@ int trail_txn_end(struct hdb_session *s, bool committed)
 		(void)enqueue(a, q, NULL);
 	}
 	s->ntxn_events = 0;
+	if (s->captxn_events > 65536) {
+		/* after a large txn: do not keep its list for the session's life */
+		free(s->txn_events);
+		s->txn_events = NULL;
+		s->captxn_events = 0;
+	}
 	s->ahead_loaded = false;
 	s->ahead_dirty = false;
 	if (!a->on || !committed || !had) {
