@@ -729,11 +729,11 @@ static int wb_cmp(const struct hdb_session *s, const struct sess_wbent *a, const
 
 /* LSD radix sort on sk (stable; digits shared by every entry are skipped:
  * the tag and keyspace id), then equal sk put in full key order. */
-static int wb_sort(struct hdb_session *s)
+static void wb_sort(struct hdb_session *s)
 {
 	size_t n = s->nwb;
 	if (n < 2)
-		return HDB_OK;
+		return;
 	struct sess_wbent *tmp = (struct sess_wbent *)(s->wb.p + WB_TMP_OFF);
 	struct sess_wbent *src = s->wbent, *dst = tmp;
 	for (int shift = 0; shift < 64; shift += 8) {
@@ -764,7 +764,6 @@ static int wb_sort(struct hdb_session *s)
 			s->wbent[j - 1] = t;
 		}
 	}
-	return HDB_OK;
 }
 
 /* wb_room - makes the buffer writable up to byte `bytes` and entry
@@ -825,9 +824,8 @@ int sess_flush_writes(struct hdb_session *s)
 {
 	if (!s->nwb)
 		return HDB_OK;
-	int rc = wb_sort(s);
-	if (rc)
-		rc = sess_err(s, rc, "out of memory");
+	int rc = HDB_OK;
+	wb_sort(s);
 	for (size_t i = 0; rc == HDB_OK && i < s->nwb; i++) {
 		/* sorted, the entries are read in random order from the buffer:
 		 * fetch a few ahead, or every one costs a cache and a TLB miss */
