@@ -133,6 +133,7 @@ struct engine_audit {
 	uint64_t file_seq;                /* last record in the log file */
 	bool log_starts_empty;            /* continuing a chain into an empty log (file_seq is not in it) */
 	uint64_t trimmed_seq;             /* outbox entries up to here are deleted */
+	int64_t trim_us;                  /* when the last trim committed (CLOCK_MONOTONIC) */
 	int open_fd;                      /* ENGINE_OPEN_LOCK, flock(LOCK_SH) while open (valid if open_locked) */
 	bool open_locked;
 	unsigned char file_hash[32];

@@ -88,6 +88,13 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static size_t slen(const char *p)
 {
 	return p ? strlen(p) + 1 : 0;
@@ -677,18 +684,32 @@ static uint64_t trim_limit(struct engine_audit *a)
 	return lim > a->trimmed_seq ? lim : a->trimmed_seq;
 }
 
+/* When shipped outbox entries are deleted: once TRIM_EVERY of them wait,
+ * or TRIM_SOON once TRIM_PERIOD_US passed since the last trim.  Every
+ * audited commit writes the outbox's last leaf and the branch pages above
+ * it; a backlog of thousands of ~650-byte records is a subtree of its own
+ * that each commit walks and copies, while a trim costs one log
+ * fdatasync and one small write txn, a few per second at most. */
+#define TRIM_EVERY 4096
+#define TRIM_SOON 64
+#define TRIM_PERIOD_US 100000
+static bool trim_due(const struct engine_audit *a, uint64_t lim)
+{
+	uint64_t backlog = lim - a->trimmed_seq;
+	return backlog >= TRIM_EVERY || (backlog >= TRIM_SOON && mono_us() - a->trim_us >= TRIM_PERIOD_US);
+}
+
 /* One write txn: give queued events their seq, and delete shipped outbox
- * entries once there are TRIM_EVERY of them (n == 0: only that).  With
- * durability batch/async the log is appended without fdatasync
+ * entries when a trim is due (n == 0: only that).  With durability
+ * batch/async the log is appended without fdatasync
  * (audit_file_defer_sync): the outbox keeps every record until the log
  * is synced, which happens here, once per trim, not once per batch. */
-#define TRIM_EVERY 4096
 #define ASSIGN_MAX 4096
 static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 {
 	struct hdb_session *s = a->sess;
 	uint64_t trim_to = a->trimmed_seq, lim = trim_limit(a);
-	if (n == 0 || lim - a->trimmed_seq >= TRIM_EVERY) {
+	if (n == 0 || trim_due(a, lim)) {
 		char err[512];
 		if (audit_file_sync(a->file, err, sizeof(err)) != HDB_OK) {
 			snprintf(a->failmsg, sizeof(a->failmsg), "%s", err);
@@ -719,6 +740,8 @@ static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 	rc = txn_commit(s);
 	s->ahead_loaded = s->ahead_dirty = false;
 	if (rc == HDB_OK) {
+		if (trim_to > a->trimmed_seq)
+			a->trim_us = mono_us();
 		a->trimmed_seq = trim_to;
 		pthread_mutex_lock(&a->mu);
 		mem_push_locked(a, s);
@@ -1450,7 +1473,7 @@ static void *shipper(void *arg)
 		}
 		/* under a write-only load nothing else trims the outbox: keep the
 		 * second copy of the log in the data file small */
-		if (rc == HDB_OK && trim_limit(a) - a->trimmed_seq >= TRIM_EVERY)
+		if (rc == HDB_OK && trim_due(a, trim_limit(a)))
 			rc = assign_queued(a, NULL, 0);
 		set_failed(a, rc != HDB_OK);
 		pthread_mutex_lock(&a->mu);
