@@ -245,6 +245,7 @@ int txn_begin(struct hdb_session *s, bool write)
 	}
 	s->write = write;
 	s->poisoned = false;
+	s->append_missed = false;
 	if (write && db->encrypted) {
 		int rc = load_active(s);
 		if (rc) {
@@ -626,7 +627,11 @@ static int seal_into(struct hdb_session *s, const unsigned char *k, size_t klen,
 }
 
 /* sess_put_parts - sess_put_sealed of the concatenation of parts (n bytes),
- * sealed or copied straight into LMDB's page. */
+ * sealed or copied straight into LMDB's page.  PUT_TRY_APPEND: the put is
+ * one of many in a txn; while their keys keep sorting past the tree's end
+ * (a table or keyspace loaded in key order) they are appended, MDB_APPEND
+ * skipping the search; the first that does not ends the try for the txn. */
+#define PUT_TRY_APPEND 0x80000000u
 static int sess_put_parts(struct hdb_session *s, const unsigned char *k, size_t klen,
                           const struct crypto_part *parts, size_t nparts, size_t n, unsigned flags)
 {
@@ -640,7 +645,13 @@ static int sess_put_parts(struct hdb_session *s, const unsigned char *k, size_t 
 		return rc;
 	MDB_val mk = { klen, (void *)k };
 	MDB_val mv = { db->encrypted ? ENGINE_SEAL_OVERHEAD + n : 1 + n, NULL };
-	int mrc = mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_RESERVE);
+	bool try_append = (flags & PUT_TRY_APPEND) && !s->append_missed;
+	flags &= ~PUT_TRY_APPEND;
+	int mrc = try_append ? mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_APPEND | MDB_RESERVE) : MDB_KEYEXIST;
+	if (mrc == MDB_KEYEXIST) {
+		s->append_missed |= try_append;
+		mrc = mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_RESERVE);
+	}
 	if (mrc == MDB_KEYEXIST)
 		return sess_err(s, HDB_EEXIST, "already exists");
 	if (mrc)
@@ -826,6 +837,22 @@ int sess_flush_writes(struct hdb_session *s)
 		return HDB_OK;
 	int rc = HDB_OK;
 	wb_sort(s);
+	/* Sorted, the entries are appended when the first one lies past the
+	 * tree's last key (a new keyspace or table, or keys that ascend across
+	 * transactions): MDB_APPEND skips the search and fills each page
+	 * before starting the next, where an ordinary put splits it in the
+	 * middle.  Equal keys (the last put wins) are overwritten in place. */
+	MDB_cursor *c;
+	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+	if (mrc) {
+		sess_drop_writes(s);
+		if (s->explicit_txn)
+			s->poisoned = true;
+		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+	}
+	MDB_val lk, lv, first = { s->wbent[0].klen, s->wb.p + s->wbent[0].off };
+	mrc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
+	bool append = mrc == MDB_NOTFOUND || (mrc == MDB_SUCCESS && mdb_cmp(s->txn, s->db->data, &first, &lk) > 0);
 	for (size_t i = 0; rc == HDB_OK && i < s->nwb; i++) {
 		/* sorted, the entries are read in random order from the buffer:
 		 * fetch a few ahead, or every one costs a cache and a TLB miss */
@@ -837,10 +864,13 @@ int sess_flush_writes(struct hdb_session *s)
 		const struct sess_wbent *e = &s->wbent[i];
 		MDB_val mk = { e->klen, s->wb.p + e->off };
 		MDB_val mv = { e->plen, s->wb.p + e->off + e->klen };
-		int mrc = mdb_put(s->txn, s->db->data, &mk, &mv, 0);
+		mrc = append ? mdb_cursor_put(c, &mk, &mv, MDB_APPEND) : MDB_KEYEXIST;
+		if (mrc == MDB_KEYEXIST)
+			mrc = mdb_cursor_put(c, &mk, &mv, 0);
 		if (mrc)
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
 	}
+	mdb_cursor_close(c);
 	sess_drop_writes(s);
 	if (rc && s->explicit_txn)
 		s->poisoned = true;
@@ -889,7 +919,7 @@ int sess_buffer_put(struct hdb_session *s, bool many, const unsigned char *k, si
 		rc = sess_flush_writes(s);
 		if (rc)
 			return rc;
-		return sess_put_parts(s, k, klen, pp, np, n, 0);
+		return sess_put_parts(s, k, klen, pp, np, n, many ? PUT_TRY_APPEND : 0);
 	}
 	size_t off = s->wb.len;
 	rc = seal_ready(s);

@@ -396,6 +396,75 @@ static int buffer_unmapped_child(struct fx *f)
 	return 0;
 }
 
+/* Puts of a txn whose keys sort past the end of the tree (a new keyspace
+ * filled in one txn) are appended (MDB_APPEND, engine/session.c): sorted
+ * in the write buffer when encrypted, as they come in plaintext mode.  Equal
+ * keys (the last put wins) and a later txn whose keys land between existing
+ * ones go through ordinary puts.  Every value must come back as put last. */
+static void append_paths(struct hdb_session *s)
+{
+	char k[16];
+	uint32_t val;
+	void *v;
+	size_t n;
+	assert_int_equal(hdb_begin(s, 0), HDB_OK);
+	for (uint32_t i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "r%06u", i * 2);
+		val = i * 2;
+		assert_int_equal(hdb_kv_put(s, "app", k, strlen(k), &val, sizeof(val)), HDB_OK);
+		if (i % 100 == 7) {
+			val += 1000000; /* the same key again, in the same flush */
+			assert_int_equal(hdb_kv_put(s, "app", k, strlen(k), &val, sizeof(val)), HDB_OK);
+		}
+	}
+	assert_int_equal(hdb_commit(s), HDB_OK);
+	/* odd keys between the even ones and past the end, and even ones again */
+	assert_int_equal(hdb_begin(s, 0), HDB_OK);
+	for (uint32_t i = 0; i < 6000; i++) {
+		snprintf(k, sizeof(k), "r%06u", i * 2 + 1);
+		val = i * 2 + 1;
+		assert_int_equal(hdb_kv_put(s, "app", k, strlen(k), &val, sizeof(val)), HDB_OK);
+	}
+	snprintf(k, sizeof(k), "r%06u", 40);
+	val = 7;
+	assert_int_equal(hdb_kv_put(s, "app", k, strlen(k), &val, sizeof(val)), HDB_OK);
+	assert_int_equal(hdb_commit(s), HDB_OK);
+	for (uint32_t i = 0; i < 12000; i++) {
+		snprintf(k, sizeof(k), "r%06u", i);
+		int rc = hdb_kv_get(s, "app", k, strlen(k), &v, &n);
+		if (i % 2 == 0 && i >= 10000) {
+			assert_int_equal(rc, HDB_ENOTFOUND);
+			continue;
+		}
+		assert_int_equal(rc, HDB_OK);
+		assert_int_equal(n, sizeof(val));
+		memcpy(&val, v, sizeof(val));
+		hdb_free(v);
+		uint32_t want = i == 40 ? 7 : i % 2 == 0 && (i / 2) % 100 == 7 ? i + 1000000 : i;
+		assert_int_equal(val, want);
+	}
+	assert_int_equal(hdb_verify(s, HDB_VERIFY_INTEGRITY, NULL, NULL), HDB_OK);
+}
+
+static void test_flush_append_paths(void **state)
+{
+	struct fx *f = *state;
+	append_paths(f->s); /* encrypted: through the write buffer */
+	struct hdb_config *cfg = NULL;
+	struct hdb_db *db = NULL;
+	struct hdb_session *s = NULL;
+	const struct hdb_principal who = { "t", "local", "test_engine" };
+	assert_int_equal(hdb_config_new(&cfg), HDB_OK);
+	assert_int_equal(hdb_config_set_encryption(cfg, false), HDB_OK);
+	assert_int_equal(hdb_config_apply(cfg, "audit.enabled = false"), HDB_OK);
+	assert_int_equal(hdb_open_in_memory(cfg, &db), HDB_OK);
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	append_paths(s); /* plaintext: straight to LMDB */
+	hdb_session_close(s);
+	hdb_close(db);
+	hdb_config_free(cfg);
+}
+
 static void test_buffer_unmapped(void **state)
 {
 	struct fx *f = *state;
@@ -1506,6 +1575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_txn_commit_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_writes_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_append_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffer_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_composite_and_nopk, setup, teardown),
