@@ -237,7 +237,8 @@ int audit_file_append_after(struct audit_file *f, const char *lines, size_t n, c
  * before deleting the outbox copies of what it appended); a rotation
  * and audit_file_close still sync first.  Off by default. */
 void audit_file_defer_sync(struct audit_file *f, bool on);
-/* audit_file_sync - fdatasync of what appends wrote since the last sync. */
+/* audit_file_sync - fdatasync of the log, whoever appended to it (this
+ * process or another one sharing the database). */
 int audit_file_sync(struct audit_file *f, char *err, size_t errlen);
 /* audit_segments - the segment files of log_file in order (rotated ones
  * by name, then the active one); free with hdb_free_names(). */

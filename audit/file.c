@@ -744,12 +744,13 @@ int audit_file_sync(struct audit_file *f, char *err, size_t errlen)
 {
 	if (!f)
 		return HDB_EINVAL;
-	if (!f->dirty)
-		return HDB_OK;
 	int rc = lock_active(f, err, errlen);
 	if (rc)
 		return rc;
-	if (f->dirty && fdatasync(f->fd) != 0) {
+	/* always, not only after this process's own appends: another process
+	 * sharing the database may have appended with its sync deferred too,
+	 * and the caller is about to delete outbox records the log holds */
+	if (fdatasync(f->fd) != 0) {
 		errf(err, errlen, "cannot sync audit log '%s': %s", f->path, strerror(errno));
 		rc = HDB_EIO;
 	} else {

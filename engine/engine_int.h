@@ -246,7 +246,7 @@ struct hdb_session {
 	size_t nwb;
 	size_t wb_ents_rw;               /* bytes of entries (and scratch) writable (engine/session.c, wb_room) */
 	bool wb_refused;                 /* the buffer could not have room: puts go straight through */
-	bool append_missed;              /* this write txn: a put did not sort past the end (no MDB_APPEND try) */
+	enum { APPEND_UNKNOWN, APPEND_ON, APPEND_OFF } append; /* this write txn: puts sort past the tree's end (MDB_APPEND)? */
 
 	struct sess_name names[SESS_CACHE];
 	size_t nnames;

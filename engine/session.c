@@ -245,7 +245,7 @@ int txn_begin(struct hdb_session *s, bool write)
 	}
 	s->write = write;
 	s->poisoned = false;
-	s->append_missed = false;
+	s->append = APPEND_UNKNOWN;
 	if (write && db->encrypted) {
 		int rc = load_active(s);
 		if (rc) {
@@ -626,12 +626,59 @@ static int seal_into(struct hdb_session *s, const unsigned char *k, size_t klen,
 	return HDB_OK;
 }
 
+/* past_end - whether key k sorts after every key of the data tree, and
+ * the tree's end is sound enough to append at (MDB_APPEND).  LMDB trusts
+ * its page headers: a damaged last leaf can report a last key that is not
+ * there, and appending into that page would lose writes.  So the last key
+ * must be one a search finds; if not, the caller uses ordinary puts, which
+ * meet the damage as they always did.  No value is read (data NULL), and
+ * the first probe is an ordinary search for k, whose path a put of k walks
+ * anyway.  HDB_OK with *ret (true: append), or an LMDB error (the txn is
+ * then unusable, as LMDB marks it). */
+static int past_end(struct hdb_session *s, MDB_cursor *c, const unsigned char *k, size_t klen, bool *ret)
+{
+	unsigned char q[ENGINE_MAX_LMDB_KEY];
+	*ret = false;
+	if (klen == 0 || klen > sizeof(q))
+		return HDB_OK;
+	memcpy(q, k, klen);
+	MDB_val mk = { klen, q };
+	int mrc = mdb_cursor_get(c, &mk, NULL, MDB_SET_RANGE);
+	if (mrc == MDB_SUCCESS)
+		return HDB_OK; /* a key at or after k exists */
+	if (mrc != MDB_NOTFOUND)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
+	mrc = mdb_cursor_get(c, &mk, NULL, MDB_LAST);
+	if (mrc == MDB_NOTFOUND) {
+		*ret = true; /* an empty tree */
+		return HDB_OK;
+	}
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
+	if (mk.mv_size == 0 || mk.mv_size > sizeof(q))
+		return HDB_OK;
+	memcpy(q, mk.mv_data, mk.mv_size);
+	mk.mv_data = q;
+	const MDB_val want = { klen, (void *)k };
+	if (mdb_cmp(s->txn, s->db->data, &want, &mk) <= 0)
+		return HDB_OK;
+	mrc = mdb_cursor_get(c, &mk, NULL, MDB_SET);
+	if (mrc == MDB_SUCCESS)
+		*ret = true;
+	else if (mrc != MDB_NOTFOUND)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
+	return HDB_OK;
+}
+
 /* sess_put_parts - sess_put_sealed of the concatenation of parts (n bytes),
  * sealed or copied straight into LMDB's page.  PUT_TRY_APPEND: the put is
  * one of many in a txn; while their keys keep sorting past the tree's end
- * (a table or keyspace loaded in key order) they are appended, MDB_APPEND
- * skipping the search; the first that does not ends the try for the txn. */
+ * (a keyspace loaded in key order) they are appended, MDB_APPEND skipping
+ * the search; the first that does not ends the try for the txn. */
 #define PUT_TRY_APPEND 0x80000000u
+_Static_assert((PUT_TRY_APPEND & (MDB_NOOVERWRITE | MDB_NODUPDATA | MDB_CURRENT | MDB_RESERVE | MDB_APPEND |
+                                  MDB_APPENDDUP | MDB_MULTIPLE)) == 0,
+               "PUT_TRY_APPEND must not be an LMDB put flag");
 static int sess_put_parts(struct hdb_session *s, const unsigned char *k, size_t klen,
                           const struct crypto_part *parts, size_t nparts, size_t n, unsigned flags)
 {
@@ -645,11 +692,26 @@ static int sess_put_parts(struct hdb_session *s, const unsigned char *k, size_t 
 		return rc;
 	MDB_val mk = { klen, (void *)k };
 	MDB_val mv = { db->encrypted ? ENGINE_SEAL_OVERHEAD + n : 1 + n, NULL };
-	bool try_append = (flags & PUT_TRY_APPEND) && !s->append_missed;
+	bool try_append = (flags & PUT_TRY_APPEND) && s->append != APPEND_OFF;
 	flags &= ~PUT_TRY_APPEND;
+	if (try_append && s->append == APPEND_UNKNOWN) {
+		/* the txn's first try: is the tree's end there, and sound? */
+		MDB_cursor *c;
+		bool yes = false;
+		int mrc = mdb_cursor_open(s->txn, db->data, &c);
+		if (mrc)
+			return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		rc = past_end(s, c, k, klen, &yes);
+		mdb_cursor_close(c);
+		if (rc)
+			return rc;
+		s->append = yes ? APPEND_ON : APPEND_OFF;
+		try_append = yes;
+	}
 	int mrc = try_append ? mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_APPEND | MDB_RESERVE) : MDB_KEYEXIST;
 	if (mrc == MDB_KEYEXIST) {
-		s->append_missed |= try_append;
+		if (try_append)
+			s->append = APPEND_OFF;
 		mrc = mdb_put(s->txn, db->data, &mk, &mv, flags | MDB_RESERVE);
 	}
 	if (mrc == MDB_KEYEXIST)
@@ -707,6 +769,7 @@ struct sess_wbent {
 #define WB_MAX_VALUE 4096                /* larger values live on overflow pages anyway */
 #define WB_PREFETCH 6                    /* entries fetched ahead while applying */
 #define WB_MAX_ENTRIES ((size_t)1 << 18)
+#define WB_APPEND_MIN 16                 /* smaller flushes do not look for the tree's end */
 /* The buffer lives in one range of address space reserved (PROT_NONE: no
  * memory, no commit charge) at the first buffered put and kept until the
  * session closes: the bytes, the entries, and the sort's scratch entries,
@@ -837,22 +900,42 @@ int sess_flush_writes(struct hdb_session *s)
 		return HDB_OK;
 	int rc = HDB_OK;
 	wb_sort(s);
-	/* Sorted, the entries are appended when the first one lies past the
-	 * tree's last key (a new keyspace or table, or keys that ascend across
-	 * transactions): MDB_APPEND skips the search and fills each page
-	 * before starting the next, where an ordinary put splits it in the
-	 * middle.  Equal keys (the last put wins) are overwritten in place. */
-	MDB_cursor *c;
-	int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
-	if (mrc) {
-		sess_drop_writes(s);
-		if (s->explicit_txn)
-			s->poisoned = true;
-		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+	/* Sorted, the entries past the tree's last key are appended (a new
+	 * keyspace filled in one txn, keys that ascend across flushes):
+	 * MDB_APPEND skips the search.  The first of them is found by binary
+	 * search; equal keys (the last put wins) are overwritten in place.
+	 * Small flushes (a txn mixing gets and puts flushes at every get) and
+	 * txns where the end was missed once do not probe. */
+	size_t from = s->nwb; /* the first entry to append */
+	if (s->nwb >= WB_APPEND_MIN && s->append != APPEND_OFF) {
+		const struct sess_wbent *z = &s->wbent[s->nwb - 1];
+		MDB_cursor *c;
+		bool yes = false;
+		int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
+		if (mrc)
+			rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+		else
+			rc = past_end(s, c, s->wb.p + z->off, z->klen, &yes);
+		if (!rc && yes) {
+			/* the tree's last key: the entries after it append */
+			MDB_val lk;
+			size_t lo = 0, hi = s->nwb - 1;
+			if (mdb_cursor_get(c, &lk, NULL, MDB_LAST) == MDB_SUCCESS) {
+				while (lo < hi) {
+					size_t mid = lo + (hi - lo) / 2;
+					const MDB_val e = { s->wbent[mid].klen, s->wb.p + s->wbent[mid].off };
+					if (mdb_cmp(s->txn, s->db->data, &e, &lk) > 0)
+						hi = mid;
+					else
+						lo = mid + 1;
+				}
+			}
+			from = lo;
+		}
+		if (!mrc)
+			mdb_cursor_close(c);
+		s->append = yes ? APPEND_ON : APPEND_OFF;
 	}
-	MDB_val lk, lv, first = { s->wbent[0].klen, s->wb.p + s->wbent[0].off };
-	mrc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
-	bool append = mrc == MDB_NOTFOUND || (mrc == MDB_SUCCESS && mdb_cmp(s->txn, s->db->data, &first, &lk) > 0);
 	for (size_t i = 0; rc == HDB_OK && i < s->nwb; i++) {
 		/* sorted, the entries are read in random order from the buffer:
 		 * fetch a few ahead, or every one costs a cache and a TLB miss */
@@ -864,13 +947,14 @@ int sess_flush_writes(struct hdb_session *s)
 		const struct sess_wbent *e = &s->wbent[i];
 		MDB_val mk = { e->klen, s->wb.p + e->off };
 		MDB_val mv = { e->plen, s->wb.p + e->off + e->klen };
-		mrc = append ? mdb_cursor_put(c, &mk, &mv, MDB_APPEND) : MDB_KEYEXIST;
+		/* mdb_put, not one cursor for all: a cursor left on a damaged
+		 * page (no keys) would insert there whatever the key */
+		int mrc = i >= from ? mdb_put(s->txn, s->db->data, &mk, &mv, MDB_APPEND) : MDB_KEYEXIST;
 		if (mrc == MDB_KEYEXIST)
-			mrc = mdb_cursor_put(c, &mk, &mv, 0);
+			mrc = mdb_put(s->txn, s->db->data, &mk, &mv, 0);
 		if (mrc)
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
 	}
-	mdb_cursor_close(c);
 	sess_drop_writes(s);
 	if (rc && s->explicit_txn)
 		s->poisoned = true;
