@@ -633,12 +633,15 @@ static int seal_into(struct hdb_session *s, const unsigned char *k, size_t klen,
  * must be one a search finds; if not, the caller uses ordinary puts, which
  * meet the damage as they always did.  No value is read (data NULL), and
  * the first probe is an ordinary search for k, whose path a put of k walks
- * anyway.  HDB_OK with *ret (true: append), or an LMDB error (the txn is
- * then unusable, as LMDB marks it). */
-static int past_end(struct hdb_session *s, MDB_cursor *c, const unsigned char *k, size_t klen, bool *ret)
+ * anyway.  HDB_OK with *ret (true: append; the tree's last key is then
+ * in last, *ret_lastlen bytes, 0 for an empty tree), or an LMDB error (the
+ * txn is then unusable, as LMDB marks it). */
+static int past_end(struct hdb_session *s, MDB_cursor *c, const unsigned char *k, size_t klen, bool *ret,
+                    unsigned char last[ENGINE_MAX_LMDB_KEY], size_t *ret_lastlen)
 {
 	unsigned char q[ENGINE_MAX_LMDB_KEY];
 	*ret = false;
+	*ret_lastlen = 0;
 	if (klen == 0 || klen > sizeof(q))
 		return HDB_OK;
 	memcpy(q, k, klen);
@@ -663,9 +666,11 @@ static int past_end(struct hdb_session *s, MDB_cursor *c, const unsigned char *k
 	if (mdb_cmp(s->txn, s->db->data, &want, &mk) <= 0)
 		return HDB_OK;
 	mrc = mdb_cursor_get(c, &mk, NULL, MDB_SET);
-	if (mrc == MDB_SUCCESS)
+	if (mrc == MDB_SUCCESS) {
 		*ret = true;
-	else if (mrc != MDB_NOTFOUND)
+		memcpy(last, q, mk.mv_size);
+		*ret_lastlen = mk.mv_size;
+	} else if (mrc != MDB_NOTFOUND)
 		return sess_err(s, mdb_to_hdb(mrc), "cannot write: %s", mdb_strerror(mrc));
 	return HDB_OK;
 }
@@ -698,10 +703,12 @@ static int sess_put_parts(struct hdb_session *s, const unsigned char *k, size_t 
 		/* the txn's first try: is the tree's end there, and sound? */
 		MDB_cursor *c;
 		bool yes = false;
+		unsigned char last[ENGINE_MAX_LMDB_KEY];
+		size_t lastlen;
 		int mrc = mdb_cursor_open(s->txn, db->data, &c);
 		if (mrc)
 			return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
-		rc = past_end(s, c, k, klen, &yes);
+		rc = past_end(s, c, k, klen, &yes, last, &lastlen);
 		mdb_cursor_close(c);
 		if (rc)
 			return rc;
@@ -911,16 +918,18 @@ int sess_flush_writes(struct hdb_session *s)
 		const struct sess_wbent *z = &s->wbent[s->nwb - 1];
 		MDB_cursor *c;
 		bool yes = false;
+		unsigned char last[ENGINE_MAX_LMDB_KEY];
+		size_t lastlen = 0;
 		int mrc = mdb_cursor_open(s->txn, s->db->data, &c);
 		if (mrc)
 			rc = sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
 		else
-			rc = past_end(s, c, s->wb.p + z->off, z->klen, &yes);
+			rc = past_end(s, c, s->wb.p + z->off, z->klen, &yes, last, &lastlen);
 		if (!rc && yes) {
-			/* the tree's last key: the entries after it append */
-			MDB_val lk;
+			/* the entries after the tree's last key append */
+			const MDB_val lk = { lastlen, last };
 			size_t lo = 0, hi = s->nwb - 1;
-			if (mdb_cursor_get(c, &lk, NULL, MDB_LAST) == MDB_SUCCESS) {
+			if (lastlen) {
 				while (lo < hi) {
 					size_t mid = lo + (hi - lo) / 2;
 					const MDB_val e = { s->wbent[mid].klen, s->wb.p + s->wbent[mid].off };
