@@ -131,6 +131,10 @@ int audit_record_encode_ex(const struct audit_ctx *ctx, const struct audit_event
  * parser reads it back from the record. */
 int audit_utf8_clean(struct buf *b, const char *s, size_t n);
 
+/* audit_hex32 - decodes 64 lowercase hex digits into 32 bytes; false if any
+ * is not one.  For public values (hashes): not constant-time. */
+bool audit_hex32(const char *h, unsigned char out[32]);
+
 /* audit_line_hash - recomputes a line's hash from prev (32 bytes) and the
  * line (with or without its newline).  HDB_ECORRUPT if the line does not
  * end in a well-formed hash member.  ret_claimed gets the hash the line

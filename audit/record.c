@@ -436,6 +436,24 @@ static char *put_str(char *p, const char *s, size_t n)
 	return s ? esc(p, s, n) : PUT(p, "null");
 }
 
+/* digit values of lowercase hex; 0x80 marks every other byte */
+#define HX(c) ((c) >= '0' && (c) <= '9' ? (c) - '0' : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10 : 0x80)
+#define HX4(b) HX(b), HX((b) + 1), HX((b) + 2), HX((b) + 3)
+#define HX16(b) HX4(b), HX4((b) + 4), HX4((b) + 8), HX4((b) + 12)
+#define HX64(b) HX16(b), HX16((b) + 16), HX16((b) + 32), HX16((b) + 48)
+static const unsigned char hexv[256] = { HX64(0), HX64(64), HX64(128), HX64(192) };
+
+bool audit_hex32(const char *h, unsigned char out[32])
+{
+	unsigned bad = 0;
+	for (int i = 0; i < 32; i++) {
+		unsigned hi = hexv[(unsigned char)h[2 * i]], lo = hexv[(unsigned char)h[2 * i + 1]];
+		bad |= hi | lo;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return (bad & 0x80) == 0;
+}
+
 static bool is_lower_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -616,11 +634,9 @@ int audit_line_hash(const unsigned char prev[32], const char *line, size_t len, 
 	if (len < 1 + HASH_MEMBER || line[0] != '{')
 		return HDB_ECORRUPT;
 	const char *tail = line + len - HASH_MEMBER;
-	if (memcmp(tail, key, sizeof(key) - 1) != 0 || tail[9 + 64] != '"' || tail[9 + 64 + 1] != '}' ||
-	    !is_lower_hex(tail + 9, 64))
-		return HDB_ECORRUPT;
 	unsigned char claimed[32];
-	if (hex_decode(tail + 9, 64, claimed, 32) != HDB_OK)
+	if (memcmp(tail, key, sizeof(key) - 1) != 0 || tail[9 + 64] != '"' || tail[9 + 64 + 1] != '}' ||
+	    !audit_hex32(tail + 9, claimed))
 		return HDB_ECORRUPT;
 	/* canonical = the line up to the hash member, then the closing brace */
 	unsigned char h[32];

@@ -136,15 +136,44 @@ static bool is_hexc(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* stop8 - nonzero when one of the 8 bytes in w is '"', '\\' or below 0x20
+ * (a byte whose high bit is set never counts): the high bit of each such
+ * byte.  A borrow only runs on from a byte that itself matched, so the
+ * lowest bit set marks the first of them exactly. */
+static inline uint64_t stop8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+	return ((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w & high;
+}
+
 /* scan_string - p at the opening quote; *esc set when it has escapes. */
 static const char *scan_string(const char *p, const char *end, bool *esc)
 {
 	p++;
 	for (;;) {
-		while (p < end && plain[(unsigned char)*p])
-			p++;
-		if (p >= end)
-			return NULL;
+		/* to the next byte that is not plain: eight at a time while eight
+		 * remain (on a little-endian machine the first byte is the low
+		 * one), then byte by byte */
+		for (;;) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			if (end - p >= 8) {
+				uint64_t w, m;
+				memcpy(&w, p, 8);
+				if (!(m = stop8(w))) {
+					p += 8;
+					continue;
+				}
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+#endif
+			while (p < end && plain[(unsigned char)*p])
+				p++;
+			if (p >= end)
+				return NULL;
+			break;
+		}
 		if (*p == '"')
 			return p + 1;
 		if (*p != '\\')
@@ -460,28 +489,6 @@ static bool get_seq(const struct member *m, uint64_t *ret)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;   /* records use lowercase hex only */
-}
-
-/* hex32 - 64 lowercase hex digits (public values: no need for the
- * constant-time hex_decode, which costs more than the SHA-256 here). */
-static bool hex32(const char *h, unsigned char out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
-}
-
 /* hash_plain - a 64-hex string member without escapes: 1, 0 if it is not
  * one, -1 if it has escapes (get_hash decodes those).  Thread-safe. */
 static int hash_plain(const struct member *m, unsigned char out[32])
@@ -490,7 +497,7 @@ static int hash_plain(const struct member *m, unsigned char out[32])
 		return 0;
 	if (m->esc)
 		return -1;
-	return m->len == 66 && hex32(m->v + 1, out);
+	return m->len == 66 && audit_hex32(m->v + 1, out);
 }
 
 /* get_hash - a 64-hex string member, escapes decoded. */
@@ -500,7 +507,7 @@ static bool get_hash(struct vstate *s, const struct member *m, unsigned char out
 	if (r >= 0)
 		return r == 1;
 	char hex[65];
-	return get_str(s, m, hex, sizeof(hex)) && strlen(hex) == 64 && hex32(hex, out);
+	return get_str(s, m, hex, sizeof(hex)) && strlen(hex) == 64 && audit_hex32(hex, out);
 }
 
 /* parse_detail - the detail object with json-c (NULL if not an object). */

@@ -286,6 +286,59 @@ static void test_modified_record(void **state)
 	free(dir);
 }
 
+/* The string scanner reads eight bytes at a time: a control character, a
+ * raw quote or a backslash at every offset within a word is found, and bytes
+ * with the high bit set (UTF-8) are plain text.  Record 5's user is long
+ * and non-ASCII; each case changes one or two bytes of it, at offset k. */
+static void test_string_scanner_every_offset(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	static const char user[] = "dr_m\xc3\xbcller_\xc3\x9f_\xc3\xa9_0123456789abcdefghijklmnopqrstuvwxyz";
+	struct log clean;
+	log_init(&clean);
+	log_event(&clean, AUDIT_EV_AUDIT_START, NULL, NULL);
+	for (int i = 0; i < 6; i++)
+		log_event(&clean, AUDIT_EV_READ, NULL, user);
+	log_stop(&clean);
+	struct audit_verify_result res;
+	assert_int_equal(verify_one(dir, &clean, NULL, &fs, &res), HDB_OK);
+	assert_int_equal(fs.n, 0);
+	/* what each change must produce */
+	static const struct {
+		const char *put;       /* replaces the bytes at the offset */
+		enum audit_problem p;
+	} cases[] = {
+		{ "\x01", AUDIT_BAD_JSON },   /* a raw control character */
+		{ "\x1f", AUDIT_BAD_JSON },
+		{ "\"", AUDIT_BAD_JSON },     /* a raw quote ends the string early */
+		{ "\\q", AUDIT_BAD_JSON },    /* no such escape */
+		{ "\\n", AUDIT_BAD_HASH },    /* a valid escape: well-formed, but modified */
+		{ "\x7f", AUDIT_BAD_HASH },   /* DEL is allowed in a JSON string */
+		{ "\xff", AUDIT_BAD_HASH },   /* a high byte is plain to the scanner */
+	};
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		for (size_t k = 0; k < 17; k++) {
+			struct log l = clean;
+			l.lines = calloc(clean.n, sizeof(*l.lines));
+			assert_non_null(l.lines);
+			for (size_t i = 0; i < clean.n; i++)
+				l.lines[i] = strdup(clean.lines[i]);
+			char *u = strstr(l.lines[4], "\"user\":\"dr_m");
+			assert_non_null(u);
+			memcpy(u + 8 + k, cases[c].put, strlen(cases[c].put));
+			assert_int_equal(verify_one(dir, &l, NULL, &fs, &res), HDB_ECORRUPT);
+			expect_first(&fs, cases[c].p, "audit.log", 5);
+			for (size_t i = 0; i < l.n; i++)
+				free(l.lines[i]);
+			free(l.lines);
+		}
+	}
+	log_free(&clean);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 static void test_deleted_record(void **state)
 {
 	(void)state;
@@ -764,6 +817,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean_log_verifies),
 		cmocka_unit_test(test_modified_record),
+		cmocka_unit_test(test_string_scanner_every_offset),
 		cmocka_unit_test(test_deleted_record),
 		cmocka_unit_test(test_deleted_record_before_checkpoint),
 		cmocka_unit_test(test_inserted_record),
