@@ -131,6 +131,26 @@ int audit_record_encode_ex(const struct audit_ctx *ctx, const struct audit_event
  * parser reads it back from the record. */
 int audit_utf8_clean(struct buf *b, const char *s, size_t n);
 
+/* ---------------------------------------------------------------- jscan
+ * Reading record lines fast (audit/jscan.c): audit_jscan checks that a line
+ * is one strict RFC 8259 JSON object and points at the values of the
+ * members the caller wants, in place, without allocating.  Member names with
+ * escapes, and a wanted member twice, make the line malformed. */
+struct audit_jval {
+	const char *v;   /* the value's text, a string with its quotes; NULL: absent */
+	size_t len;
+	char type;       /* '"' string, '0' number, '{' object, '[' array, 't', 'f', 'n' */
+	bool esc;        /* a string with escapes (decode it, e.g. with json-c) */
+};
+/* the slot out[i] for member name k[0..n), or -1 when it is not wanted */
+typedef int (*audit_jindex_fn)(const char *k, size_t n);
+/* NULL when line[0..len) is one JSON object (whitespace around it allowed),
+ * out[0..nout) filled; else why not, *ret_col its 1-based column. */
+const char *audit_jscan(const char *line, size_t len, audit_jindex_fn want, struct audit_jval *out, size_t nout,
+                        size_t *ret_col);
+/* audit_jint - a number value without fraction or exponent that fits int64 */
+bool audit_jint(const struct audit_jval *v, int64_t *ret);
+
 /* audit_hex32 - decodes 64 lowercase hex digits into 32 bytes; false if any
  * is not one.  For public values (hashes): not constant-time. */
 bool audit_hex32(const char *h, unsigned char out[32]);

@@ -48,8 +48,9 @@
  *
  * Speed.  A full json-c parse builds ~21 objects per record and runs at
  * ~300k records/s here, below the 500k/s target.  So each line is validated
- * by a strict, allocation-free RFC 8259 scanner (scan_*) that also locates
- * the top-level members; json-c (one reused json_tokener) decodes only what
+ * by a strict, allocation-free RFC 8259 scanner (audit_jscan, jscan.c:
+ * strings eight bytes at a time) that also locates the top-level members;
+ * json-c (one reused json_tokener) decodes only what
  * needs decoding: the detail objects of checkpoints and anchors, and any
  * needed string that contains escapes.  Every other byte is covered by the
  * hash anyway.  Lines are read with read() into one buffer (bounded: a line
@@ -89,7 +90,6 @@
 #define AUDIT_MAX_FINDINGS 1000
 #define AUDIT_LINE_MAX (16u << 20)
 #define READ_CHUNK (1u << 20)
-#define SCAN_MAX_DEPTH 64
 #define BATCH_LINES 4096        /* lines precomputed at once */
 #define VERIFY_MAX_THREADS 8
 #define MIN_SLICE 64            /* fewer lines per thread are not worth a wakeup */
@@ -111,186 +111,9 @@ const char *audit_problem_name(enum audit_problem p)
 	return "unknown problem";
 }
 
-/* ------------------------------------------------------------ the scanner
- *
- * Strict RFC 8259 over one line: no allocation, no recursion deeper than
- * SCAN_MAX_DEPTH.  Each returns the position after what it scanned, or NULL.
- */
-
-/* 1 for bytes that may appear unescaped in a string and are not '"' or '\\' */
-#define PL(c) ((c) >= 0x20 && (c) != '"' && (c) != '\\')
-#define PL4(b) PL(b), PL((b) + 1), PL((b) + 2), PL((b) + 3)
-#define PL16(b) PL4(b), PL4((b) + 4), PL4((b) + 8), PL4((b) + 12)
-#define PL64(b) PL16(b), PL16((b) + 16), PL16((b) + 32), PL16((b) + 48)
-static const unsigned char plain[256] = { PL64(0), PL64(64), PL64(128), PL64(192) };
-
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-static bool is_hexc(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* stop8 - nonzero when one of the 8 bytes in w is '"', '\\' or below 0x20
- * (a byte whose high bit is set never counts): the high bit of each such
- * byte.  A borrow only runs on from a byte that itself matched, so the
- * lowest bit set marks the first of them exactly. */
-static inline uint64_t stop8(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-	return ((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w & high;
-}
-
-/* scan_string - p at the opening quote; *esc set when it has escapes. */
-static const char *scan_string(const char *p, const char *end, bool *esc)
-{
-	p++;
-	for (;;) {
-		/* to the next byte that is not plain: eight at a time while eight
-		 * remain (on a little-endian machine the first byte is the low
-		 * one), then byte by byte */
-		for (;;) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			if (end - p >= 8) {
-				uint64_t w, m;
-				memcpy(&w, p, 8);
-				if (!(m = stop8(w))) {
-					p += 8;
-					continue;
-				}
-				p += __builtin_ctzll(m) >> 3;
-				break;
-			}
-#endif
-			while (p < end && plain[(unsigned char)*p])
-				p++;
-			if (p >= end)
-				return NULL;
-			break;
-		}
-		if (*p == '"')
-			return p + 1;
-		if (*p != '\\')
-			return NULL; /* a control character */
-		*esc = true;
-		if (++p >= end)
-			return NULL;
-		switch (*p) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-			p++;
-			break;
-		case 'u':
-			if (end - p < 5 || !is_hexc(p[1]) || !is_hexc(p[2]) || !is_hexc(p[3]) || !is_hexc(p[4]))
-				return NULL;
-			p += 5;
-			break;
-		default:
-			return NULL;
-		}
-	}
-}
-
-static const char *scan_digits(const char *p, const char *end)
-{
-	const char *s = p;
-	while (p < end && *p >= '0' && *p <= '9')
-		p++;
-	return p == s ? NULL : p;
-}
-
-static const char *scan_number(const char *p, const char *end)
-{
-	if (*p == '-')
-		p++;
-	if (p >= end)
-		return NULL;
-	if (*p == '0')
-		p++;
-	else if (!(p = scan_digits(p, end)))
-		return NULL;
-	if (p < end && *p == '.' && !(p = scan_digits(p + 1, end)))
-		return NULL;
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (!(p = scan_digits(p, end)))
-			return NULL;
-	}
-	return p;
-}
-
-static const char *scan_lit(const char *p, const char *end, const char *lit, size_t n)
-{
-	return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
-}
-
-static const char *scan_value(const char *p, const char *end, int depth, char *ret_type, bool *esc);
-
-static const char *scan_container(const char *p, const char *end, int depth)
-{
-	bool obj = *p == '{', e;
-	char t;
-	if (depth >= SCAN_MAX_DEPTH)
-		return NULL;
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == (obj ? '}' : ']'))
-		return p + 1;
-	for (;;) {
-		if (obj) {
-			if (p >= end || *p != '"' || !(p = scan_string(p, end, &e)))
-				return NULL;
-			p = skip_ws(p, end);
-			if (p >= end || *p != ':')
-				return NULL;
-			p = skip_ws(p + 1, end);
-		}
-		if (!(p = scan_value(p, end, depth + 1, &t, &e)))
-			return NULL;
-		p = skip_ws(p, end);
-		if (p >= end)
-			return NULL;
-		if (*p == (obj ? '}' : ']'))
-			return p + 1;
-		if (*p != ',')
-			return NULL;
-		p = skip_ws(p + 1, end);
-	}
-}
-
-static const char *scan_value(const char *p, const char *end, int depth, char *ret_type, bool *esc)
-{
-	if (p >= end)
-		return NULL;
-	*ret_type = *p;
-	switch (*p) {
-	case '"': return scan_string(p, end, esc);
-	case '{': case '[': return scan_container(p, end, depth);
-	case 't': return scan_lit(p, end, "true", 4);
-	case 'f': return scan_lit(p, end, "false", 5);
-	case 'n': return scan_lit(p, end, "null", 4);
-	default:
-		*ret_type = '0';
-		return (*p == '-' || (*p >= '0' && *p <= '9')) ? scan_number(p, end) : NULL;
-	}
-}
-
 /* The members verification needs. */
 enum { M_SEQ, M_EVENT_TYPE, M_DB_ID, M_DETAIL, M_PREV_HASH, M_HASH, M__N };
 static const char *const member_names[M__N] = { "seq", "event_type", "db_id", "detail", "prev_hash", "hash" };
-
-struct member {
-	const char *v;     /* value text */
-	size_t len;
-	char type;         /* '"' string, '0' number, '{' object, '[' array, 't', 'f', 'n' */
-	bool esc;          /* a string with escapes */
-};
 
 static int member_index(const char *k, size_t n)
 {
@@ -305,80 +128,6 @@ static int member_index(const char *k, size_t n)
 	default: return -1;
 	}
 	return memcmp(member_names[i], k, n) == 0 ? i : -1;
-}
-
-/* scan_record - validates the line as one JSON object and finds the needed
- * members.  NULL on success, else why not (*ret_col: where, 1-based). */
-static const char *scan_record(const char *line, size_t len, struct member m[M__N], size_t *ret_col)
-{
-	const char *p = line, *end = line + len, *why = NULL;
-	memset(m, 0, sizeof(struct member) * M__N);
-	p = skip_ws(p, end);
-	if (p >= end || *p != '{') {
-		why = "not a JSON object";
-		goto out;
-	}
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == '}') {
-		why = "an empty object";
-		goto out;
-	}
-	for (;;) {
-		bool kesc = false, vesc = false;
-		char t;
-		if (p >= end || *p != '"') {
-			why = "expected a member name";
-			goto out;
-		}
-		const char *k = p + 1, *kend = scan_string(p, end, &kesc);
-		if (!kend) {
-			why = "bad string";
-			goto out;
-		}
-		int idx = kesc ? -1 : member_index(k, (size_t)(kend - 1 - k));
-		if (kesc && member_index(k, (size_t)(kend - 1 - k)) < 0) {
-			/* an escaped name can still decode to a needed one */
-			why = "escaped member name";
-			goto out;
-		}
-		p = skip_ws(kend, end);
-		if (p >= end || *p != ':') {
-			why = "expected ':'";
-			goto out;
-		}
-		p = skip_ws(p + 1, end);
-		const char *v = p;
-		if (!(p = scan_value(p, end, 1, &t, &vesc))) {
-			why = "bad value";
-			p = v;
-			goto out;
-		}
-		if (idx >= 0) {
-			if (m[idx].v) {
-				why = "duplicate member";
-				goto out;
-			}
-			m[idx].v = v;
-			m[idx].len = (size_t)(p - v);
-			m[idx].type = t;
-			m[idx].esc = vesc;
-		}
-		p = skip_ws(p, end);
-		if (p < end && *p == '}') {
-			p = skip_ws(p + 1, end);
-			if (p != end)
-				why = "text after the object";
-			goto out;
-		}
-		if (p >= end || *p != ',') {
-			why = "expected ',' or '}'";
-			goto out;
-		}
-		p = skip_ws(p + 1, end);
-	}
-out:
-	*ret_col = (size_t)(p - line) + 1;
-	return why;
 }
 
 /* ------------------------------------------------------------ state */
@@ -448,7 +197,7 @@ static void report(struct vstate *s, enum audit_problem p, const struct where *w
 
 /* get_str - a string member's value, decoded, into out (NUL-terminated).
  * false when absent, not a string, or longer than outlen - 1. */
-static bool get_str(struct vstate *s, const struct member *m, char *out, size_t outlen)
+static bool get_str(struct vstate *s, const struct audit_jval *m, char *out, size_t outlen)
 {
 	if (!m->v || m->type != '"')
 		return false;
@@ -472,7 +221,7 @@ static bool get_str(struct vstate *s, const struct member *m, char *out, size_t 
 }
 
 /* get_seq - a positive integer without sign, fraction or exponent. */
-static bool get_seq(const struct member *m, uint64_t *ret)
+static bool get_seq(const struct audit_jval *m, uint64_t *ret)
 {
 	if (!m->v || m->type != '0' || m->len == 0 || m->len > 20 || m->v[0] < '1' || m->v[0] > '9')
 		return false;
@@ -491,7 +240,7 @@ static bool get_seq(const struct member *m, uint64_t *ret)
 
 /* hash_plain - a 64-hex string member without escapes: 1, 0 if it is not
  * one, -1 if it has escapes (get_hash decodes those).  Thread-safe. */
-static int hash_plain(const struct member *m, unsigned char out[32])
+static int hash_plain(const struct audit_jval *m, unsigned char out[32])
 {
 	if (!m->v || m->type != '"')
 		return 0;
@@ -501,7 +250,7 @@ static int hash_plain(const struct member *m, unsigned char out[32])
 }
 
 /* get_hash - a 64-hex string member, escapes decoded. */
-static bool get_hash(struct vstate *s, const struct member *m, unsigned char out[32])
+static bool get_hash(struct vstate *s, const struct audit_jval *m, unsigned char out[32])
 {
 	int r = hash_plain(m, out);
 	if (r >= 0)
@@ -511,7 +260,7 @@ static bool get_hash(struct vstate *s, const struct member *m, unsigned char out
 }
 
 /* parse_detail - the detail object with json-c (NULL if not an object). */
-static json_object *parse_detail(struct vstate *s, const struct member *m)
+static json_object *parse_detail(struct vstate *s, const struct audit_jval *m)
 {
 	if (!m->v || m->type != '{' || m->len > INT32_MAX)
 		return NULL;
@@ -545,7 +294,7 @@ static bool dseq(json_object *d, const char *key, uint64_t *ret)
 }
 
 /* check_checkpoint - item 5: true when the checkpoint is good. */
-static bool check_checkpoint(struct vstate *s, const struct member *m, const char *db_id, const struct where *w)
+static bool check_checkpoint(struct vstate *s, const struct audit_jval *m, const char *db_id, const struct where *w)
 {
 	json_object *d = parse_detail(s, &m[M_DETAIL]);
 	bool good = false;
@@ -586,7 +335,7 @@ out:
 }
 
 /* check_anchor - an audit_segment_deleted record: does it anchor the start? */
-static void check_anchor(struct vstate *s, const struct member *m)
+static void check_anchor(struct vstate *s, const struct audit_jval *m)
 {
 	if (!s->start_pending)
 		return;
@@ -611,13 +360,13 @@ struct pre {
 	size_t len;
 	uint64_t ln;
 	int kind;               /* LINE_OK, LINE_TORN or LINE_TOO_LONG */
-	const char *why;        /* scan_record's reason, NULL when the line scanned */
+	const char *why;        /* audit_jscan's reason, NULL when the line scanned */
 	size_t col;
 	bool seq_ok;
 	int prev_ok;            /* hash_plain of prev_hash: 1, 0, -1 (has escapes) */
 	int hash_rc;            /* audit_line_hash, valid when prev_ok == 1 */
 	uint64_t seq;
-	struct member m[M__N];
+	struct audit_jval m[M__N];
 	unsigned char prev[32], calc[32], claimed[32];
 };
 
@@ -626,7 +375,7 @@ static void pre_record(struct pre *p)
 {
 	if (p->kind != LINE_OK || p->len == 0)
 		return;
-	p->why = scan_record(p->line, p->len, p->m, &p->col);
+	p->why = audit_jscan(p->line, p->len, member_index, p->m, M__N, &p->col);
 	if (p->why)
 		return;
 	p->seq_ok = get_seq(&p->m[M_SEQ], &p->seq);
@@ -667,7 +416,7 @@ static void one_record(struct vstate *s, size_t fi, bool file_first, struct pre 
 		return;
 	}
 	const unsigned char *prev = p->prev, *calc = p->calc, *claimed = p->claimed;
-	const struct member *m = p->m;
+	const struct audit_jval *m = p->m;
 	s->res->records++;
 	if (CRYPTO_memcmp(calc, claimed, 32) != 0)
 		report(s, AUDIT_BAD_HASH, &w, "the hash does not match the record's content: the record was modified");

@@ -1,7 +1,8 @@
 /*
  * report.c - the reporter's ingestion and aggregation: report types, the
  * bounded tables, the streaming pass over the log files (SHA-256 of each
- * file, every line parsed with json-c and folded into counters), and the
+ * file, every line scanned in place with audit_jscan and folded into
+ * counters; json-c only for detail objects and escaped strings), and the
  * small helpers the JSON and PDF writers share.
  *
  * Invariants (see report.h):
@@ -369,6 +370,7 @@ void report_free(struct report *r)
 	free(r->keys);
 	if (r->tok)
 		json_tokener_free(r->tok);
+	free(r->scratch);
 	free(r);
 }
 
@@ -388,28 +390,68 @@ int report_add_input(struct report *r, const char *path)
 
 /* ------------------------------------------------------------ one record */
 
-static const char *jstr(struct json_object *o, const char *key, size_t *ret_n, bool *bad)
+/* The members a record is read for, found by audit_jscan in place: json-c
+ * builds no object per line (it parses a detail object, and decodes a string
+ * with escapes, when a line has one). */
+enum { J_SEQ, J_TIMESTAMP, J_EVENT_TYPE, J_OUTCOME, J_USER, J_TABLE, J_ERROR, J_OBJECT, J_DB_ID, J_HOST,
+       J_ROWS, J_DETAIL, J_ENCRYPTED, J__N };
+
+static int jmember(const char *k, size_t n)
 {
-	struct json_object *v;
+	static const char *const names[J__N] = {
+		"seq", "timestamp", "event_type", "outcome", "user", "table", "error", "object", "db_id", "host",
+		"rows_affected", "detail", "encryption_enabled",
+	};
+	int a, b = -1;
+	switch (n) {   /* by length first: this runs for every member of every line */
+	case 3: a = J_SEQ; break;
+	case 4: a = J_USER; b = J_HOST; break;
+	case 5: a = J_TABLE; b = k[0] == 'e' ? J_ERROR : J_DB_ID; break;
+	case 6: a = J_OBJECT; b = J_DETAIL; break;
+	case 7: a = J_OUTCOME; break;
+	case 9: a = J_TIMESTAMP; break;
+	case 10: a = J_EVENT_TYPE; break;
+	case 13: a = J_ROWS; break;
+	case 18: a = J_ENCRYPTED; break;
+	default: return -1;
+	}
+	if (memcmp(names[a], k, n) == 0)
+		return a;
+	return b >= 0 && memcmp(names[b], k, n) == 0 ? b : -1;
+}
+
+/* jstr - a string member, decoded and NUL-terminated in r->scratch at *at;
+ * NULL when absent or null, and *bad set when it is something else. */
+static const char *jstr(struct report *r, const struct audit_jval *m, size_t *at, size_t *ret_n, bool *bad)
+{
 	*ret_n = 0;
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+	if (!m->v || m->type == 'n')
 		return NULL;
-	if (!json_object_is_type(v, json_type_string)) {
+	if (m->type != '"') {
 		*bad = true;
 		return NULL;
 	}
-	*ret_n = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
-}
-
-static bool jint(struct json_object *o, const char *key, int64_t *ret)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return false;
-	errno = 0;
-	*ret = json_object_get_int64(v);
-	return true;
+	char *out = r->scratch + *at;   /* room: the line's length + one NUL per member */
+	size_t n = m->len - 2;
+	if (!m->esc) {
+		memcpy(out, m->v + 1, n);
+	} else {
+		/* decoding never lengthens a JSON string */
+		json_tokener_reset(r->tok);
+		struct json_object *o = json_tokener_parse_ex(r->tok, m->v, (int)m->len);
+		if (!o || !json_object_is_type(o, json_type_string) || (size_t)json_object_get_string_len(o) > n) {
+			json_object_put(o);
+			*bad = true;
+			return NULL;
+		}
+		n = (size_t)json_object_get_string_len(o);
+		memcpy(out, json_object_get_string(o), n);
+		json_object_put(o);
+	}
+	out[n] = '\0';
+	*at += n + 1;
+	*ret_n = n;
+	return out;
 }
 
 static void malformed(struct report *r, size_t file_idx, uint64_t lineno, const char *why)
@@ -549,8 +591,7 @@ static void eval_text(struct report *r, struct json_object *detail, char *out, s
 
 int report_feed_line(struct report *r, const char *line, size_t len, size_t file_idx, uint64_t lineno)
 {
-	struct json_tokener *tok = r->tok;
-	struct json_object *o = NULL;
+	struct json_object *o = NULL;   /* the detail object, when the record has one */
 	int rc = HDB_EPARSE;
 	r->lines++;
 	if (len == 0) {
@@ -561,34 +602,38 @@ int report_feed_line(struct report *r, const char *line, size_t len, size_t file
 		malformed(r, file_idx, lineno, "line too long");
 		return HDB_EPARSE;
 	}
-	json_tokener_reset(tok);
-	o = json_tokener_parse_ex(tok, line, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		malformed(r, file_idx, lineno, "not a JSON object");
+	struct audit_jval m[J__N];
+	size_t col;
+	const char *why = audit_jscan(line, len, jmember, m, J__N, &col);
+	if (why) {
+		malformed(r, file_idx, lineno,
+		          strcmp(why, "text after the object") == 0 ? "text after the JSON object"
+		          : strcmp(why, "duplicate member") == 0 ? "a member twice"
+		          : "not a JSON object");
 		goto out;
 	}
-	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
-			malformed(r, file_idx, lineno, "text after the JSON object");
+	if (r->scratch_cap < len + J__N) {
+		char *ns = realloc(r->scratch, len + J__N);
+		if (!ns) {
+			rc = HDB_ENOMEM;
 			goto out;
 		}
-	if (!json_object_is_type(o, json_type_object)) {
-		malformed(r, file_idx, lineno, "not a JSON object");
-		goto out;
+		r->scratch = ns;
+		r->scratch_cap = len + J__N;
 	}
 	int64_t seq, us, rows = -1;
 	bool bad = false;
-	size_t tsn, etn, ocn, un, tn, en, on, dn, hn;
-	const char *ts = jstr(o, "timestamp", &tsn, &bad);
-	const char *et = jstr(o, "event_type", &etn, &bad);
-	const char *oc = jstr(o, "outcome", &ocn, &bad);
-	const char *user = jstr(o, "user", &un, &bad);
-	const char *table = jstr(o, "table", &tn, &bad);
-	const char *error = jstr(o, "error", &en, &bad);
-	const char *object = jstr(o, "object", &on, &bad);
-	const char *dbid = jstr(o, "db_id", &dn, &bad);
-	const char *host = jstr(o, "host", &hn, &bad);
-	if (!jint(o, "seq", &seq) || seq <= 0) {
+	size_t at = 0, tsn, etn, ocn, un, tn, en, on, dn, hn;
+	const char *ts = jstr(r, &m[J_TIMESTAMP], &at, &tsn, &bad);
+	const char *et = jstr(r, &m[J_EVENT_TYPE], &at, &etn, &bad);
+	const char *oc = jstr(r, &m[J_OUTCOME], &at, &ocn, &bad);
+	const char *user = jstr(r, &m[J_USER], &at, &un, &bad);
+	const char *table = jstr(r, &m[J_TABLE], &at, &tn, &bad);
+	const char *error = jstr(r, &m[J_ERROR], &at, &en, &bad);
+	const char *object = jstr(r, &m[J_OBJECT], &at, &on, &bad);
+	const char *dbid = jstr(r, &m[J_DB_ID], &at, &dn, &bad);
+	const char *host = jstr(r, &m[J_HOST], &at, &hn, &bad);
+	if (!audit_jint(&m[J_SEQ], &seq) || seq <= 0) {
 		malformed(r, file_idx, lineno, "no valid seq");
 		goto out;
 	}
@@ -611,12 +656,16 @@ int report_feed_line(struct report *r, const char *line, size_t len, size_t file
 		malformed(r, file_idx, lineno, "unknown outcome");
 		goto out;
 	}
-	(void)jint(o, "rows_affected", &rows);
+	(void)audit_jint(&m[J_ROWS], &rows);
 	if (rows < 0)
 		rows = 0;
-	struct json_object *detail = NULL, *v;
-	if (json_object_object_get_ex(o, "detail", &v) && json_object_is_type(v, json_type_object))
-		detail = v;
+	struct json_object *detail = NULL;
+	if (m[J_DETAIL].v && m[J_DETAIL].type == '{') {
+		json_tokener_reset(r->tok);
+		o = json_tokener_parse_ex(r->tok, m[J_DETAIL].v, (int)m[J_DETAIL].len);
+		if (o && json_object_is_type(o, json_type_object))
+			detail = o;
+	}
 	int t = audit_event_lookup(et);
 	rc = HDB_OK;
 
@@ -677,9 +726,7 @@ int report_feed_line(struct report *r, const char *line, size_t len, size_t file
 	int wday = (int)(((day % 7) + 7 + 3) % 7);   /* 1970-01-01 was a Thursday; 0 = Monday */
 	r->by_hour[hour]++;
 	r->by_weekday[wday]++;
-	struct json_object *ee;
-	if (json_object_object_get_ex(o, "encryption_enabled", &ee) && json_object_is_type(ee, json_type_boolean) &&
-	    !json_object_get_boolean(ee))
+	if (m[J_ENCRYPTED].type == 'f')
 		r->unencrypted++;
 	if (t == AUDIT_EV_CHECKPOINT)
 		r->checkpoints++;

@@ -181,6 +181,8 @@ struct report {
 	char keys_why[256];
 
 	void *tok;                       /* struct json_tokener *, reused */
+	char *scratch;                   /* one line's strings, NUL-terminated */
+	size_t scratch_cap;
 };
 
 /* Helpers shared by the writers. */

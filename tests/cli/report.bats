@@ -350,6 +350,44 @@ assert len(kids) >= 8, (titles, kids)
 	has_line "$t" "Fix: set audit.retention.days = 365"
 }
 
+@test "audit-report: lines are read as strict JSON: escapes decoded; a member twice, trailing text, escaped names, raw control characters are malformed" {
+	cat >"$T/s.log" <<-'EOF'
+	{"seq":1,"timestamp":"2026-03-02T10:00:01.000000Z","event_type":"read","outcome":"success","error":null,"user":"dr \"quoted\" \u00e9","source_ip":null,"application":null,"session_id":null,"table":"t\u0041","object":null,"query":null,"rows_affected":3,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"}
+	{"seq":2,"timestamp":"2026-03-02T10:00:02.000000Z","event_type":"read","outcome":"success","error":null,"user":"dr \"quoted\" \u00e9","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3,"encryption_enabled":false,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"}
+	{"seq":3,"timestamp":"2026-03-02T10:00:03.000000Z","event_type":"read","outcome":"success","error":null,"user":"nurse","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"user":"mallory","prev_hash":"00","hash":"00"}
+	{"seq":4,"timestamp":"2026-03-02T10:00:04.000000Z","event_type":"read","outcome":"success","error":null,"user":"nurse","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"} trailing
+	{"s\u0065q":5,"timestamp":"2026-03-02T10:00:05.000000Z","event_type":"read","outcome":"success","error":null,"user":"nurse","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"}
+	{"seq":6,"timestamp":"2026-03-02T10:00:06.000000Z","event_type":"read","outcome":"success","error":null,"user":"nurse@CTRL@","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"}
+	{"seq":7e0,"timestamp":"2026-03-02T10:00:07.000000Z","event_type":"read","outcome":"success","error":null,"user":"nurse","source_ip":null,"application":null,"session_id":null,"table":"tA","object":null,"query":null,"rows_affected":3.0,"encryption_enabled":true,"event_id":"00000000000000000000000000000001","db_id":"0123456789abcdef0123456789abcdef","host":"h","pid":1,"detail":null,"prev_hash":"00","hash":"00"}
+	EOF
+	sed -i "s/@CTRL@/$(printf '\001')/" "$T/s.log"   # a raw control character in line 6
+	hdbx audit-report --input "$T/s.log" --type hipaa --format json --output "$T/s.json"
+	expect_status 0
+	valid_json "$T/s.json"
+	# lines 1 and 2: one user and one table, whether escaped or not
+	[ "$(jq -r '.access.by_user | length' "$T/s.json")" = 1 ]
+	[ "$(jq -r '.access.by_user[0].user' "$T/s.json")" = 'dr "quoted" é' ]
+	[ "$(jq -r '.access.by_user[0].records' "$T/s.json")" = 2 ]
+	[ "$(jq -r '.access.by_table[0].table' "$T/s.json")" = tA ]
+	[ "$(jq -r '.access.by_table[0].rows_read' "$T/s.json")" = 6 ]
+	[ "$(jq -r .summary.unencrypted_records "$T/s.json")" = 1 ]
+	# lines 3 to 7: malformed, the first named
+	[ "$(jq -r .integrity.malformed_lines "$T/s.json")" = 5 ]
+	[ "$(jq -r .integrity.first_malformed "$T/s.json")" = "$T/s.log:3: a member twice" ]
+	for n in 4 5 6 7; do
+		sed -n "${n}p" "$T/s.log" >"$T/one.log"
+		hdbx audit-report --input "$T/one.log" --type hipaa --format json --output "$T/one.json"
+		expect_status 0
+		case $n in
+		4) want="text after the JSON object" ;;
+		5) want="not a JSON object" ;;
+		6) want="not a JSON object" ;;
+		7) want="no valid seq" ;;
+		esac
+		[ "$(jq -r .integrity.first_malformed "$T/one.json")" = "$T/one.log:1: $want" ]
+	done
+}
+
 @test "audit-report: usage and failure errors: one line, right exit code, no partial output" {
 	echo "previous" >"$T/keep.pdf"
 	hdbx audit-report --input "$T/nope.log" --type hipaa --output "$T/keep.pdf"
