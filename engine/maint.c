@@ -98,6 +98,30 @@ static void describe_key(const MDB_val *mk, char *out, size_t outlen)
 	snprintf(out, outlen, "%s%s", hex, mk->mv_size > n ? "..." : "");
 }
 
+/* entry_name - "table 'patients'" for the entry at LMDB key mk, read from
+ * the catalog in s->txn (the table or keyspace id when its name cannot be
+ * read), for an error message; s->errmsg is kept. */
+static void entry_name(struct hdb_session *s, const MDB_val *mk, char *out, size_t outlen)
+{
+	char keep[sizeof(s->errmsg)];
+	memcpy(keep, s->errmsg, sizeof(keep));
+	struct objs o = { 0 };
+	MDB_cursor *c;
+	if (mdb_cursor_open(s->txn, s->db->data, &c) == MDB_SUCCESS) {
+		name_objects(s, c, &o);
+		mdb_cursor_close(c);
+	}
+	struct obj *e = classify(&o, mk);
+	char kd[80];
+	describe_key(mk, kd, sizeof(kd));
+	if (e)
+		snprintf(out, outlen, "%s '%s' (LMDB key %s)", e->kind, e->name, kd);
+	else
+		snprintf(out, outlen, "LMDB key %s", kd);
+	free(o.v);
+	memcpy(s->errmsg, keep, sizeof(keep));
+}
+
 int hdb_stats(struct hdb_session *s, hdb_stat_fn fn, void *arg)
 {
 	struct op op = OP_INIT(AUDIT_EV_READ, NULL);
@@ -496,6 +520,17 @@ static int rekey_batch(struct hdb_session *s, uint32_t target, uint64_t done_bef
 		const unsigned char *k = keys.p + off + 2;
 		off += 2 + kl;
 		rc = sess_get(s, k, kl, &val);
+		if (rc == HDB_ECORRUPT) {
+			/* a value that does not authenticate cannot be re-encrypted:
+			 * stop before it (nothing of this batch is kept) and say
+			 * which one, so that it can be restored or deleted */
+			char what[HDB_MAX_NAME_LEN + 160], why[sizeof(s->errmsg)];
+			MDB_val bad = { kl, (void *)k };
+			memcpy(why, s->errmsg, sizeof(why));
+			entry_name(s, &bad, what, sizeof(what));
+			sess_err(s, rc, "%s: %.200s; rekey stopped before it (run verify to list every damaged value; "
+			         "rekey resumes here once it is restored or deleted)", what, why);
+		}
 		if (!rc)
 			rc = sess_put_sealed(s, k, kl, val.p, val.len, 0);
 		if (rc) {

@@ -289,26 +289,31 @@ plant_kv_canaries() { # DBDIR
 
 # --------------------------------------- promises 2 and 8: corrupt files
 
-@test "engine: a flipped byte in a value's ciphertext: verify exits 1 naming the record" {
-	hdbx init --path "$T/db"
-	expect_status 0
-	run "$(quickstart_bin)" "$T/db"
-	[ "$status" -eq 0 ]
+# big_value_db - the quickstart database in $T/db plus keyspace bigks
+# holding one 12000-byte value; prints the first page of that value.  A value
+# bigger than a page lives in LMDB overflow pages (flags 0x04), which hold
+# nothing but the sealed value, so a byte in the middle of the first one is
+# ciphertext.  Its run is 3 pages (mp_pages, u32 at offset 12 of an overflow
+# page); shorter runs hold audit outbox records (config_loaded carries the
+# whole effective configuration).
+big_value_db() {
+	"$HDB_BIN" init --path "$T/db" >/dev/null || return 1
+	"$(quickstart_bin)" "$T/db" >/dev/null || return 1
+	local L p n
 	L=$(loadgen_bin)
-	# a value bigger than a page lives in LMDB overflow pages (flags 0x04),
-	# which hold nothing but the sealed value: a byte in the middle of the
-	# first one is ciphertext
-	"$L" put "$T/db" bigks bigkey 12000
-	hdbx verify --path "$T/db"
-	expect_status 0
-	# the value's run is 3 pages (mp_pages, u32 at offset 12 of an overflow
-	# page); shorter runs hold audit outbox records (config_loaded carries
-	# the whole effective configuration)
-	pg=$("$L" pages "$T/db/data.mdb" 4 | while read -r p; do
+	"$L" put "$T/db" bigks bigkey 12000 || return 1
+	"$L" pages "$T/db/data.mdb" 4 | while read -r p; do
 		n=$(od -An -tu4 -j $((p * 4096 + 12)) -N4 "$T/db/data.mdb" | tr -d ' ')
 		if [ "$n" -ge 3 ]; then echo "$p"; break; fi
-	done)
+	done
+}
+
+@test "engine: a flipped byte in a value's ciphertext: verify exits 1 naming the record" {
+	pg=$(big_value_db)
 	[ -n "$pg" ]
+	L=$(loadgen_bin)
+	hdbx verify --path "$T/db"
+	expect_status 0
 	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
 	hdbx verify --path "$T/db"
 	no_crash
@@ -322,6 +327,34 @@ plant_kv_canaries() { # DBDIR
 	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
 	hdbx verify --path "$T/db"
 	expect_status 0
+}
+
+@test "engine: a value that fails authentication stops rekey, named; the rest stays readable; rekey resumes once it is restored" {
+	pg=$(big_value_db)
+	[ -n "$pg" ]
+	L=$(loadgen_bin)
+	for i in 1 2 3; do "$L" put "$T/db" ks "k$i" 100; done
+	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
+	hdbx rekey --path "$T/db"
+	no_crash
+	expect_status 1
+	[ "$(wc -l <<<"$err")" -eq 1 ] || { show; false; }
+	expect_err_contains "rekey: keyspace 'bigks' (LMDB key "
+	expect_err_contains "Authentication tag verification failed; rekey stopped before it"
+	# every other value still authenticates
+	hdbx verify --path "$T/db"
+	expect_status 1
+	grep -Eq 'keyspace +bigks +1 values +BAD' <<<"$out" || { show; false; }
+	grep -Eq 'keyspace +ks +3 values +ok' <<<"$out" || { show; false; }
+	grep -Eq 'patient_records +3 values +ok' <<<"$out" || { show; false; }
+	# the byte restored, rekey finishes and leaves one data key in use
+	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
+	hdbx rekey --path "$T/db"
+	expect_status 0
+	expect_out_contains "Rekey complete"
+	hdbx verify --path "$T/db"
+	expect_status 0
+	[ "$(grep -Ec '^ +data key [0-9]+ +[0-9]+ values' <<<"$out")" -eq 1 ] || { show; false; }
 }
 
 @test "engine: a flipped byte in a table row: verify exits 1 naming the table, never crashes" {
