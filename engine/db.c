@@ -596,6 +596,18 @@ static int open_keys(struct hdb_db *db, const struct hdb_config *cfg, unsigned f
 	MDB_val hk = META_KEY("header"), hv;
 	mrc = mdb_get(txn, db->meta, &hk, &hv);
 	if (mrc == MDB_NOTFOUND) {
+		/* A new database is an environment nothing was ever committed to.
+		 * One with committed transactions but no header is another
+		 * program's LMDB file, or ours with the page that holds the header
+		 * damaged: creating a header (and new keys) in it would bury what
+		 * is there, so it is refused like any corrupt file. */
+		MDB_envinfo ei;
+		if (mdb_env_info(db->env, &ei) != MDB_SUCCESS || ei.me_last_txnid != 0) {
+			rc = db_err(db, HDB_ECORRUPT,
+			            "'%s' holds data but no HeliosDB header: not a HeliosDB database, or its data file is "
+			            "damaged; nothing was written (restore data.mdb from a backup)", db->path);
+			goto out_abort;
+		}
 		if (!(flags & HDB_OPEN_CREATE) || db->rdonly) {
 			rc = db_err(db, HDB_ECORRUPT, "'%s' is not a HeliosDB database (no header)", db->path);
 			goto out_abort;

@@ -64,6 +64,18 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* fx_recreate - closes the fixture's database and removes it and its audit
+ * log (a log never serves two databases); fx_open(f, HDB_OPEN_CREATE) makes
+ * a fresh one. */
+static void fx_recreate(struct fx *f)
+{
+	char alog[700];
+	fx_close(f);
+	tu_rmrf(f->path);
+	snprintf(alog, sizeof(alog), "%s.audit", f->path);
+	tu_rmrf(alog);
+}
+
 /* ---- helpers to look at and tamper with the raw file */
 
 static bool file_contains(const char *path, const void *needle, size_t n)
@@ -1010,15 +1022,6 @@ static void copy_value(unsigned char *v, size_t n, int i)
 		v[j] = (unsigned char)(i * 131 + (int)j * 7);
 }
 
-static void fx_recreate(struct fx *f)
-{
-	char alog[700];
-	fx_close(f);
-	tu_rmrf(f->path);
-	snprintf(alog, sizeof(alog), "%s.audit", f->path);
-	tu_rmrf(alog); /* a log never serves two databases */
-}
-
 static void test_plain_scan_put_copies(void **state)
 {
 	struct fx *f = *state;
@@ -1480,11 +1483,71 @@ static void test_truncated_file(void **state)
 	db = NULL;
 	assert_int_equal(hdb_open(f->path, f->cfg, 0, &db), HDB_ECORRUPT);
 	hdb_close(db);
-	/* recreate for teardown: its audit log goes too (a log never serves two databases) */
-	tu_rmrf(f->path);
-	char alog[700];
-	snprintf(alog, sizeof(alog), "%s.audit", f->path);
-	tu_rmrf(alog);
+	fx_recreate(f);   /* a fresh database for teardown */
+	fx_open(f, HDB_OPEN_CREATE);
+}
+
+/* Opening with HDB_OPEN_CREATE creates a database only in an environment
+ * nothing was committed to: a HeliosDB file whose header cannot be found
+ * (its page damaged, here the key deleted) and another program's LMDB file
+ * are refused, and neither gets a header, keys or named databases. */
+static void test_create_never_over_data(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "value", 5), HDB_OK);
+	fx_close(f);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi data, meta;
+	raw_open(f->path, &env, &txn, &data, &meta);
+	char hname[] = "header";
+	MDB_val hk = { 6, hname };
+	assert_int_equal(mdb_del(txn, meta, &hk, NULL), 0);
+	MDB_stat before;
+	assert_int_equal(mdb_stat(txn, data, &before), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	struct hdb_db *db = NULL;
+	assert_int_equal(hdb_open(f->path, f->cfg, HDB_OPEN_CREATE, &db), HDB_ECORRUPT);
+	assert_non_null(strstr(hdb_errmsg(db), "holds data but no HeliosDB header"));
+	hdb_close(db);
+	raw_open(f->path, &env, &txn, &data, &meta);
+	MDB_val hv;
+	assert_int_equal(mdb_get(txn, meta, &hk, &hv), MDB_NOTFOUND);   /* no new header */
+	MDB_stat after;
+	assert_int_equal(mdb_stat(txn, data, &after), 0);
+	assert_int_equal(after.ms_entries, before.ms_entries);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+
+	/* another program's LMDB file: one key in the main database */
+	char other[700];
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	MDB_dbi main;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, other, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main), 0);
+	char kb[] = "mine", vb[] = "hello";
+	MDB_val ok = { 4, kb }, ov = { 5, vb };
+	assert_int_equal(mdb_put(txn, main, &ok, &ov, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	db = NULL;
+	assert_int_equal(hdb_open(other, f->cfg, HDB_OPEN_CREATE, &db), HDB_ECORRUPT);
+	hdb_close(db);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, other, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main), 0);
+	MDB_stat ms;
+	assert_int_equal(mdb_stat(txn, main, &ms), 0);
+	assert_int_equal(ms.ms_entries, 1);   /* no "meta" or "data" added */
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+
+	fx_recreate(f);   /* a fresh database for teardown */
 	fx_open(f, HDB_OPEN_CREATE);
 }
 
@@ -1675,6 +1738,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_never_over_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poisoned_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fips_refused, setup, teardown),
