@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "engine_int.h"
+#include "pagecheck.h"
 
 static const char KCV_LABEL[] = "heliosdb kcv v1";
 
@@ -479,6 +480,32 @@ static int check_size(struct hdb_db *db)
 	return HDB_OK;
 }
 
+/* LMDB trusts its pages (a damaged one can fault a reader or overflow a
+ * writer's copy of it): walk the snapshot this open will start from before
+ * LMDB reads any of it (engine/pagecheck.c).  A read txn pins the snapshot
+ * against writers in other processes; if one commits twice before the meta
+ * page is read, take the newer snapshot. */
+static int check_pages(struct hdb_db *db, size_t psize)
+{
+	char f[4096], err[256];
+	snprintf(f, sizeof(f), "%s/data.mdb", db->path);
+	for (int attempt = 0;; attempt++) {
+		MDB_txn *txn;
+		int mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn);
+		if (mrc)
+			return db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
+		uint64_t id = mdb_txn_id(txn);
+		int r = id ? pagecheck_file(f, psize, id, err, sizeof(err)) : 0;
+		mdb_txn_abort(txn);
+		if (r == 0)
+			return HDB_OK;
+		if (r != -2 || attempt == 3)
+			return db_err(db, HDB_ECORRUPT,
+			              "data file '%s' is corrupt (%s); nothing was read or written: restore data.mdb "
+			              "from a backup", f, err);
+	}
+}
+
 static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned flags)
 {
 	int rc;
@@ -535,6 +562,11 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 	if (mrc)
 		return db_err(db, mdb_to_hdb(mrc), "cannot read database info: %s", mdb_strerror(mrc));
 	db->psize = st.ms_psize;
+	if (exists && cfg->check_structure) {
+		rc = check_pages(db, st.ms_psize);
+		if (rc)
+			return rc;
+	}
 	db->grow = !db->rdonly && !db->tmpdir && !(eflags & MDB_NOSYNC);
 	return HDB_OK;
 }

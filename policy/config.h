@@ -27,6 +27,7 @@ struct hdb_config {
 	char *storage_path;
 	uint64_t cache_size;          /* bytes: LMDB map size hint (default 1 GiB) */
 	bool secure_delete;
+	bool check_structure;         /* walk data.mdb's pages at open (engine/pagecheck.c) */
 	bool overwrite_deleted_data;
 
 	/* [encryption] */
