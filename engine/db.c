@@ -460,26 +460,6 @@ static int load_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *c
 	return rc;
 }
 
-/* A truncated data.mdb would make LMDB fault on a page past EOF (SIGBUS):
- * check the file covers every page LMDB believes it has. */
-static int check_size(struct hdb_db *db)
-{
-	MDB_envinfo info;
-	MDB_stat st;
-	if (mdb_env_info(db->env, &info) || mdb_env_stat(db->env, &st))
-		return db_err(db, HDB_EIO, "cannot read database info");
-	char f[4096];
-	snprintf(f, sizeof(f), "%s/data.mdb", db->path);
-	struct stat sb;
-	if (stat(f, &sb) != 0)
-		return db_err(db, HDB_EIO, "cannot stat '%s': %s", f, strerror(errno));
-	uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	if ((uint64_t)sb.st_size < need)
-		return db_err(db, HDB_ECORRUPT, "data file '%s' is truncated (%lld bytes, needs %llu)", f,
-		              (long long)sb.st_size, (unsigned long long)need);
-	return HDB_OK;
-}
-
 /* LMDB trusts its pages (a damaged one can fault a reader or overflow a
  * writer's copy of it): walk the snapshot this open will start from before
  * LMDB reads any of it (engine/pagecheck.c).  A read txn pins the snapshot
@@ -495,7 +475,7 @@ static int check_pages(struct hdb_db *db, size_t psize)
 		if (mrc)
 			return db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
 		uint64_t id = mdb_txn_id(txn);
-		int r = id ? pagecheck_file(f, psize, id, err, sizeof(err)) : 0;
+		int r = pagecheck_file(f, psize, id, ENGINE_MAP_SIZE / psize, err, sizeof(err));
 		mdb_txn_abort(txn);
 		if (r == 0)
 			return HDB_OK;
@@ -537,6 +517,14 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 	rc = crypto_lib_new(cfg->fips, &db->lib, err, sizeof(err));
 	if (rc)
 		return db_err(db, rc, "%s", err);
+	if (exists && cfg->check_structure) {
+		/* LMDB divides by the meta pages' page size as it opens */
+		size_t psize;
+		if (pagecheck_metas(f, &psize, err, sizeof(err)) != 0)
+			return db_err(db, HDB_ECORRUPT,
+			              "data file '%s' is corrupt (%s); nothing was read or written: restore data.mdb "
+			              "from a backup", f, err);
+	}
 	int mrc = mdb_env_create(&db->env);
 	if (!mrc)
 		mrc = mdb_env_set_maxdbs(db->env, 4);
@@ -552,11 +540,6 @@ static int open_env(struct hdb_db *db, const struct hdb_config *cfg, unsigned fl
 	mrc = mdb_env_open(db->env, db->path, eflags, 0600);
 	if (mrc)
 		return db_err(db, mdb_to_hdb(mrc), "cannot open database '%s': %s", db->path, mdb_strerror(mrc));
-	if (exists) {
-		rc = check_size(db);
-		if (rc)
-			return rc;
-	}
 	MDB_stat st;
 	mrc = mdb_env_stat(db->env, &st);
 	if (mrc)

@@ -16,13 +16,20 @@
  *   - a branch's children, a value's overflow run and every page number in
  *     the free list lie within the file's used pages, and a free page is no
  *     live one (a writer would overwrite it);
+ *   - nodes tile the page as LMDB lays them out (overlapping ones would
+ *     make its deletes move bytes past the page);
  *   - named databases (the main database's F_SUBDATA records) are walked
- *     the same way; duplicate-sorted data, which this engine never writes,
- *     is refused.
+ *     the same way, with the flags this engine writes (LMDB takes key
+ *     comparison and duplicates from the file); the free list's keys
+ *     ascend and none is newer than the snapshot (LMDB's allocator asserts
+ *     otherwise);
+ *   - before LMDB opens the file at all, both meta pages hold one page size
+ *     it can use (it divides by it) and their ids on the right page.
  *
- * Key order inside a page is not checked: a misordered page gives wrong
- * answers (caught by authentication in encrypted databases), never an access
- * out of bounds.  The walk reads every page header and node table once:
+ * Key order is not checked outside the free list: a misordered page gives
+ * wrong answers (caught by authentication in encrypted databases), never an
+ * access out of bounds.  The file may end before the meta's last page when
+ * the free list names the final pages (LMDB never writes free pages).  The walk reads every page header and node table once:
  * O(pages), the figures are in docs/storage.md.
  */
 #ifndef HDB_PAGECHECK_H
@@ -31,15 +38,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* pagecheck_image - checks the snapshot of meta txnid in the file image
- * map[0..size) of pages of psize bytes (txnid 0: the newer meta).  0 when
- * sound; otherwise -1 with the first problem in err ("page N: ..."), or -2
- * when no meta page holds txnid (a writer moved on: try again). */
-int pagecheck_image(const unsigned char *map, size_t size, size_t psize, uint64_t txnid, char *err,
-                    size_t errlen);
+#define PAGECHECK_NEWEST UINT64_MAX   /* txnid: the snapshot of the newer meta page */
+
+/* pagecheck_metas - before LMDB opens the file: both meta pages are meta
+ * pages of one page size LMDB can use (it divides by it as it opens), with
+ * their transaction ids on the right page.  0 and *ret_psize, or -1 with
+ * the problem in err. */
+int pagecheck_metas(const char *path, size_t *ret_psize, char *err, size_t errlen);
+
+/* pagecheck_image - checks the snapshot of transaction txnid (the one LMDB
+ * reads from meta page txnid & 1) in the file image map[0..size) of pages of
+ * psize bytes; max_pages bounds the meta's last page (and the memory the
+ * walk takes).  0 when sound; otherwise -1 with the first problem in err
+ * ("page N: ..."), or -2 when that meta page no longer holds txnid (a
+ * writer moved on: try again). */
+int pagecheck_image(const unsigned char *map, size_t size, size_t psize, uint64_t txnid, uint64_t max_pages,
+                    char *err, size_t errlen);
 
 /* pagecheck_file - the same over the file at path, mapped read-only. -1 with
  * err also when the file cannot be read. */
-int pagecheck_file(const char *path, size_t psize, uint64_t txnid, char *err, size_t errlen);
+int pagecheck_file(const char *path, size_t psize, uint64_t txnid, uint64_t max_pages, char *err, size_t errlen);
 
 #endif

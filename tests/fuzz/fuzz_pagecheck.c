@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t psize = (size_t)512 << (data[0] & 3);
 	char err[256];
 	memset(err, 'x', sizeof(err));
-	int r = pagecheck_image(data + 1, size - 1, psize, 0, err, sizeof(err));
+	int r = pagecheck_image(data + 1, size - 1, psize, PAGECHECK_NEWEST, 1u << 20, err, sizeof(err));
 	if (r != 0 && r != -1 && r != -2)
 		abort();
 	if (memchr(err, '\0', sizeof(err)) == NULL)
