@@ -11,6 +11,7 @@
  * material, except `keygen` without --output, whose whole job that is.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -705,16 +706,111 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int run_tar(const char *archive, const char *dir)
+static int run_quiet(char *const argv[])
 {
-	char *argv[] = { (char *)"tar", (char *)"-czf", (char *)archive, (char *)"-C", (char *)dir, (char *)"data.mdb", NULL };
+	posix_spawn_file_actions_t fa;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	(void)posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
-	if (posix_spawnp(&pid, "tar", NULL, NULL, argv, environ) != 0)
+	int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
 		return -1;
 	int st;
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	return 0;
+}
+
+/* The archive of the checked copy in dir: written as dir/backup.tar.gz,
+ * synced, read back from the disk (gzip's checksum, tar's headers), then
+ * named `archive` unless that exists (never through a symlink) and its
+ * directory synced.  0, or -1 with the reason in why. */
+static int make_archive(const char *archive, const char *dir, char *why, size_t whylen)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s/backup.tar.gz", dir);
+	char *tar_c[] = { (char *)"tar", (char *)"-czf", tmp, (char *)"-C", (char *)dir, (char *)"data.mdb", NULL };
+	char *tar_t[] = { (char *)"tar", (char *)"-tzf", tmp, NULL };
+	if (run_quiet(tar_c) != 0) {
+		snprintf(why, whylen, "tar failed to write it");
+		goto fail;
+	}
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		snprintf(why, whylen, "cannot sync it: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	if (run_quiet(tar_t) != 0) {
+		snprintf(why, whylen, "it does not read back (tar -tzf fails: check the disk)");
+		goto fail;
+	}
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, archive, RENAME_NOREPLACE) != 0) {
+		bool nr = errno == EINVAL || errno == ENOSYS || errno == ENOTSUP;
+		if (!nr || link(tmp, archive) != 0) {
+			snprintf(why, whylen, "cannot name it: %s", strerror(errno));
+			goto fail;
+		}
+		(void)unlink(tmp);
+	}
+	char parent[4096];
+	snprintf(parent, sizeof(parent), "%s", archive);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		parent[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), ".");
+	int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0) {
+		snprintf(why, whylen, "cannot sync its directory: %s", strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -2; /* named: left in place, but not known durable */
+	}
+	close(dfd);
+	return 0;
+fail:
+	(void)unlink(tmp);
+	return -1;
+}
+
+/* The backup file's SHA-256 goes into the signed log (export_run), so a
+ * backup can later be proven to be the one taken, and when.  No backup is
+ * left without its record (fail closed, like audit-report): 0, or an exit
+ * code after removing `where`. */
+static int backup_record(struct hdb_session *s, const char *where, char sha[65])
+{
+	if (cli_file_sha256(where, sha) != 0) {
+		errx_("cannot read back '%s' to hash it: %s; it was removed", where, strerror(errno));
+		(void)unlink(where);
+		return EXIT_FAIL;
+	}
+	int rc = hdb_audit_export(s, "backup", where, sha, "backup");
+	if (rc) {
+		errx_("cannot record the backup in the audit log: %s; '%s' was removed", hdb_session_errmsg(s), where);
+		(void)unlink(where);
+		return exit_for(rc);
+	}
+	return 0;
+}
+
+static void backup_summary(const char *where, const struct hdb_backup_info *bi, struct hdb_db *db, const char *sha)
+{
+	if (hdb_is_encrypted(db))
+		printf("Backup written to %s (compacted, still encrypted: %s)\n", where, hdb_encryption_info(db));
+	else
+		printf("Backup written to %s (compacted; the database is not encrypted, nor is its backup)\n", where);
+	printf("  read back from the disk: %llu pages checked, %llu values %s (%llu bytes)\n",
+	       (unsigned long long)bi->pages, (unsigned long long)bi->values,
+	       hdb_is_encrypted(db) ? "authenticated" : "read", (unsigned long long)bi->bytes);
+	printf("  sha256 %s%s\n", sha, hdb_audit_log_path(db) ? " (recorded in the audit log: export_run)" : "");
 }
 
 static int cmd_backup(const struct opts *o)
@@ -730,16 +826,21 @@ static int cmd_backup(const struct opts *o)
 	if (x)
 		return x;
 	int ret = 0;
+	struct hdb_backup_info bi;
 	bool tgz = ends_with(o->output, ".tar.gz") || ends_with(o->output, ".tgz");
 	if (!tgz) {
-		int rc = hdb_backup(db, o->output);
-		if (rc) {
+		int rc = hdb_backup(db, o->output, &bi);
+		char where[4200], sha[65];
+		snprintf(where, sizeof(where), "%s/data.mdb", o->output);
+		if (bi.kept && (ret = backup_record(s, where, sha)) != 0)
+			goto out;
+		if (rc && bi.kept)
+			errx_("backup written to %s, but %s", where, hdb_errmsg(db));
+		else if (rc)
 			errx_("%s", hdb_errmsg(db));
-			ret = exit_for(rc);
-		} else {
-			printf("Backup written to %s/data.mdb (compacted, still encrypted: %s)\n", o->output,
-			       hdb_encryption_info(db));
-		}
+		else
+			backup_summary(where, &bi, db, sha);
+		ret = exit_for(rc);
 		goto out;
 	}
 	struct stat sb;
@@ -755,16 +856,26 @@ static int cmd_backup(const struct opts *o)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	int rc = hdb_backup(db, tmp);
-	if (rc) {
+	(void)umask(077);
+	int rc = hdb_backup(db, tmp, &bi);
+	char why[512], sha[65];
+	int ar = 0;
+	if (rc && !bi.kept) {
 		errx_("%s", hdb_errmsg(db));
 		ret = exit_for(rc);
-	} else if ((void)umask(077), run_tar(o->output, tmp) != 0) {
-		errx_("tar failed to write '%s'", o->output);
-		(void)unlink(o->output);
+	} else if ((ar = make_archive(o->output, tmp, why, sizeof(why))) != 0) {
+		if (ar == -2)
+			errx_("the archive '%s' is written, but %s", o->output, why);
+		else
+			errx_("the archive '%s' was not written: %s", o->output, why);
 		ret = EXIT_FAIL;
+	} else if ((ret = backup_record(s, o->output, sha)) != 0) {
+		/* said and removed */
+	} else if (rc) {
+		errx_("backup written to %s, but %s", o->output, hdb_errmsg(db));
+		ret = exit_for(rc);
 	} else {
-		printf("Backup written to %s (compacted, still encrypted: %s)\n", o->output, hdb_encryption_info(db));
+		backup_summary(o->output, &bi, db, sha);
 	}
 	char f[4200];
 	snprintf(f, sizeof(f), "%s/data.mdb", tmp);

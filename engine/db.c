@@ -460,6 +460,93 @@ static int load_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *c
 	return rc;
 }
 
+/* copy_get - the copy's meta record `name` of exactly n bytes (n 0: any). */
+static const unsigned char *copy_get(MDB_txn *txn, MDB_dbi meta, const void *name, size_t namelen, size_t n)
+{
+	MDB_val k = { namelen, (void *)name }, v;
+	if (mdb_get(txn, meta, &k, &v) != MDB_SUCCESS || (n && v.mv_size != n))
+		return NULL;
+	return v.mv_data;
+}
+
+/* db_copy_keys - a copy of this database (txn over the copy's file, meta
+ * its "meta" database) is this database, opens with the master key this
+ * process holds, and its key records are intact: the header matches, the
+ * key check passes, the PRF and audit signing keys and every usable data
+ * key unwrap from the copy's own records.  The data keys become the only
+ * ones session s knows (sess_keys_fix).  ECORRUPT or EKEY with
+ * db->errmsg saying what of the copy is wrong. */
+int db_copy_keys(struct hdb_db *db, MDB_txn *txn, MDB_dbi meta, struct hdb_session *s)
+{
+	const unsigned char *h = copy_get(txn, meta, "header", 6, HDR_LEN);
+	unsigned char mine[HDR_LEN];
+	if (h)
+		header_encode(db, get_u64be(h + 55), mine);
+	if (!h || memcmp(h, mine, HDR_LEN) != 0)
+		return db_err(db, HDB_ECORRUPT, "the copy's header is missing or is not this database's");
+	sess_keys_fix(s);
+	if (!db->encrypted)
+		return HDB_OK;
+	const unsigned char *kcv = copy_get(txn, meta, "kcv", 3, 32);
+	unsigned char want[32];
+	int rc = db_kcv(db, db->master, want);
+	if (rc)
+		return db_err(db, rc, "cannot compute key check");
+	if (!kcv)
+		return db_err(db, HDB_ECORRUPT, "the copy's key-check record is missing or malformed");
+	if (CRYPTO_memcmp(kcv, want, 32) != 0)
+		return db_err(db, HDB_EKEY, "the copy does not open with this database's master key (was the key "
+		              "rotated while the backup ran?)");
+	unsigned char aad[64], sk[CRYPTO_KEY_LEN];
+	size_t aadlen;
+	const unsigned char *w = copy_get(txn, meta, "prf", 3, CRYPTO_WRAPPED_LEN);
+	wrap_aad(db, "prf", 0, aad, &aadlen);
+	rc = w ? crypto_unwrap_key(db->lib, db->master->buf, aad, aadlen, w, sk) : HDB_ECORRUPT;
+	OPENSSL_cleanse(sk, sizeof(sk));
+	if (rc)
+		return db_err(db, HDB_ECORRUPT, "the copy's keyed-hash key record is missing or fails authentication");
+	if ((w = copy_get(txn, meta, "audit_sign", 10, 0)) != NULL) {
+		memcpy(aad, db->id, ENGINE_ID_LEN);
+		memcpy(aad + ENGINE_ID_LEN, "asig", 4);
+		rc = copy_get(txn, meta, "audit_sign", 10, CRYPTO_WRAPPED_LEN)
+		         ? crypto_unwrap_key(db->lib, db->master->buf, aad, ENGINE_ID_LEN + 4, w, sk)
+		         : HDB_ECORRUPT;
+		OPENSSL_cleanse(sk, sizeof(sk));
+		if (rc)
+			return db_err(db, HDB_ECORRUPT, "the copy's audit signing key record fails authentication");
+	}
+	const unsigned char *nk = copy_get(txn, meta, "nextkey", 7, 4);
+	if (!nk)
+		return db_err(db, HDB_ECORRUPT, "the copy's key record 'nextkey' is missing or malformed");
+	uint32_t next = get_u32be(nk);
+	for (uint32_t id = 1; id < next; id++) {
+		unsigned char mk[7];
+		dek_meta_key(id, mk);
+		const unsigned char *rec = copy_get(txn, meta, mk, sizeof(mk), 0);
+		if (!rec)
+			continue; /* never stored (a failed rekey start) or gone */
+		if (!copy_get(txn, meta, mk, sizeof(mk), DEK_REC_LEN))
+			return db_err(db, HDB_ECORRUPT, "the copy's data key record %u is malformed", id);
+		if (rec[0] == DEK_RETIRED)
+			continue;
+		struct hdb_secret *k;
+		rc = dek_unwrap(db, id, rec, &k);
+		if (rc) {
+			char why[sizeof(db->errmsg)];
+			memcpy(why, db->errmsg, sizeof(why));
+			return db_err(db, rc, "the copy's %s", why);
+		}
+		struct crypto_aead *a;
+		rc = crypto_aead_new(db->lib, k->buf, &a);
+		secret_free(k);
+		if (!rc && (rc = sess_keys_add(s, id, a)) != HDB_OK)
+			crypto_aead_free(a);
+		if (rc)
+			return db_err(db, rc, "cannot set up data key %u", id);
+	}
+	return HDB_OK;
+}
+
 /* LMDB trusts its pages (a damaged one can fault a reader or overflow a
  * writer's copy of it): walk the snapshot this open will start from before
  * LMDB reads any of it (engine/pagecheck.c).  A read txn pins the snapshot
@@ -1046,27 +1133,3 @@ int hdb_checkpoint(struct hdb_db *db)
 	return HDB_OK;
 }
 
-int hdb_backup(struct hdb_db *db, const char *dir)
-{
-	if (!db || !dir)
-		return HDB_EINVAL;
-	struct stat sb;
-	char f[4200];
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return db_err(db, HDB_EIO, "cannot create backup directory '%s': %s", dir, strerror(errno));
-	snprintf(f, sizeof(f), "%s/data.mdb", dir);
-	if (stat(f, &sb) == 0)
-		return db_err(db, HDB_EEXIST, "backup directory '%s' already holds a database", dir);
-	int mrc = mdb_env_copy2(db->env, dir, MDB_CP_COMPACT);
-	struct buf d = { 0 };
-	audit_detail_begin(&d);
-	audit_detail_str(&d, "destination", dir);
-	if (audit_detail_end(&d) == HDB_OK && buf_putc(&d, 0) == HDB_OK)
-		trail_security(db, AUDIT_EV_BACKUP_RUN, mrc ? AUDIT_FAILURE : AUDIT_SUCCESS, mrc ? mdb_strerror(mrc) : NULL,
-		               NULL, (const char *)d.p);
-	buf_free(&d);
-	if (mrc)
-		return db_err(db, mdb_to_hdb(mrc), "cannot back up to '%s': %s", dir, mdb_strerror(mrc));
-	(void)chmod(f, 0600);
-	return HDB_OK;
-}

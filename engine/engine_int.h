@@ -207,6 +207,7 @@ struct hdb_session {
 	char *user, *source_addr, *application;
 	char session_id[33];
 	bool internal;                   /* the audit shipper's own session */
+	bool keys_fixed;                 /* reads a copy: only the data keys given (sess_keys_add) */
 	char errmsg[512];
 
 	/* audit state of the open write txn (engine/trail.c) */
@@ -398,6 +399,20 @@ int db_kcv(struct hdb_db *db, const struct hdb_secret *master, unsigned char out
 int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master);
 /* the AEAD for data key id in this session (cached) */
 int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret);
+/* A session that reads a copy of the database (engine/backup.c) knows
+ * only the data keys unwrapped from the copy's records: after
+ * sess_keys_fix, sess_aead never looks keys up in this database; the
+ * session owns the AEADs given to sess_keys_add. */
+void sess_keys_fix(struct hdb_session *s);
+int sess_keys_add(struct hdb_session *s, uint32_t id, struct crypto_aead *a);
+int db_copy_keys(struct hdb_db *db, MDB_txn *txn, MDB_dbi meta, struct hdb_session *s);
+/* maint_readback - authenticates every value of data (a copy's "data"
+ * database, in txn) through s; counts them and those that fail, of which
+ * those whose bytes differ from the database's at the same key (in its
+ * txn src), and names the first that fails in first ("keyspace 'x' (LMDB
+ * key ...): why"). */
+int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
+                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen);
 int meta_get_u32(struct hdb_db *db, MDB_txn *txn, const char *name, uint32_t *ret);
 int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const void *v, size_t vlen);
 int meta_dek_get(struct hdb_db *db, MDB_txn *txn, uint32_t id, unsigned char rec[DEK_REC_LEN]);
@@ -417,10 +432,13 @@ int table_lookup(struct hdb_session *s, const char *name, struct hdb_schema **re
 /* ---- engine/kv.c */
 int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32_t *ret_id);
 
-/* trail_test_point - called at named points of the audit pipeline; a no-op
- * here (weak), replaced by test programs that define their own to make a
- * race happen on purpose (tests/cli/close_race.c). */
-enum { TRAIL_TP_CLOSE_CHECKPOINTED = 1 };   /* trail_close: checkpoint committed, not shipped */
+/* trail_test_point - called at named points of the engine; a no-op here
+ * (weak), replaced by test programs that define their own to make a race
+ * or a fault happen on purpose (tests/cli/close_race.c, test_engine.c). */
+enum {
+	TRAIL_TP_CLOSE_CHECKPOINTED = 1,  /* trail_close: checkpoint committed, not shipped */
+	TRAIL_TP_BACKUP_WRITTEN = 2,      /* hdb_backup: the copy synced, not yet read back */
+};
 void trail_test_point(int point);
 
 #endif

@@ -122,6 +122,48 @@ static void entry_name(struct hdb_session *s, const MDB_val *mk, char *out, size
 	memcpy(s->errmsg, keep, sizeof(keep));
 }
 
+int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
+                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen)
+{
+	struct objs o = { 0 };
+	struct buf b = { 0 };
+	MDB_cursor *c;
+	MDB_val mk, mv;
+	int rc = HDB_OK;
+	uint64_t n = 0, bad = 0, differ = 0;
+	int mrc = mdb_cursor_open(txn, data, &c);
+	if (mrc)
+		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+	name_objects(s, c, &o);
+	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		n++;
+		if (sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b) == HDB_OK)
+			continue;
+		/* the same bytes in the database: it was damaged there */
+		MDB_val sv;
+		if (mdb_get(src, s->db->data, &mk, &sv) != MDB_SUCCESS || sv.mv_size != mv.mv_size ||
+		    memcmp(sv.mv_data, mv.mv_data, mv.mv_size) != 0)
+			differ++;
+		if (bad++ == 0) {
+			struct obj *e = classify(&o, &mk);
+			char kd[80];
+			describe_key(&mk, kd, sizeof(kd));
+			snprintf(first, firstlen, "%s '%s' (LMDB key %s): %.300s", e ? e->kind : "entry", e ? e->name : "?", kd,
+			         s->errmsg);
+		}
+	}
+	if (mrc != MDB_NOTFOUND)
+		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read the copy: %s", mdb_strerror(mrc));
+	mdb_cursor_close(c);
+	buf_free_wipe(&b);
+	free(o.v);
+	*ret_values = n;
+	*ret_bad = bad;
+	*ret_differ = differ;
+	return rc;
+}
+
 int hdb_stats(struct hdb_session *s, hdb_stat_fn fn, void *arg)
 {
 	struct op op = OP_INIT(AUDIT_EV_READ, NULL);

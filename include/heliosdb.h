@@ -210,8 +210,25 @@ int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output
 int hdb_checkpoint(struct hdb_db *db);
 
 /* hdb_backup - a consistent, compacted, still-encrypted hot copy into the
- * directory `dir` (created; must not contain a database). */
-int hdb_backup(struct hdb_db *db, const char *dir);
+ * directory `dir` (created 0700 if missing; must not hold a database).  The
+ * copy is written under a temporary name, synced, and read back from the
+ * disk before it is named `dir`/data.mdb: its page structure, its header
+ * and key records under the master key, and every value's authentication
+ * tag under the copy's own data keys (docs/cli.md, "backup").
+ *   HDB_OK       the backup is in place, synced, and every check passed;
+ *   HDB_ECORRUPT with info->kept: it is in place, but info->bad values in
+ *                it fail authentication as copied from a damaged database
+ *                (hdb_errmsg names the first);
+ *   other        nothing was kept (hdb_errmsg says why).
+ * info may be NULL. */
+struct hdb_backup_info {
+	uint64_t bytes;   /* size of the copy */
+	uint64_t pages;   /* its pages, each checked */
+	uint64_t values;  /* values read back (authenticated when encrypted) */
+	uint64_t bad;     /* of them, failing authentication */
+	bool kept;        /* `dir`/data.mdb holds the copy */
+};
+int hdb_backup(struct hdb_db *db, const char *dir, struct hdb_backup_info *info);
 
 /* ---------------------------------------------------------------- sessions */
 

@@ -224,12 +224,25 @@ plant_kv_canaries() { # DBDIR
 	expect_status 0
 	expect_out_contains "$T/bk/data.mdb"
 	expect_out_contains "still encrypted"
+	# read back before it was named: 3 rows, 2 catalog entries, 1 counter
+	grep -Eq '^  read back from the disk: [0-9]+ pages checked, 6 values authenticated \([0-9]+ bytes\)$' <<<"$out" ||
+		{ show; false; }
+	[ "$(ls -A "$T/bk")" = "data.mdb" ] || { ls -la "$T/bk"; false; }
+	# its SHA-256, printed and in the signed log (export_run), is the file's
+	sum=$(sha256sum "$T/bk/data.mdb" | cut -d' ' -f1)
+	expect_out_contains "  sha256 $sum (recorded in the audit log: export_run)"
+	jq -s -e --arg s "$sum" --arg o "$T/bk/data.mdb" 'any(.[]; .event_type == "export_run" and
+		.detail.tool == "backup" and .detail.sha256 == $s and .detail.output == $o)' "$T/db.audit/audit.log" ||
+		{ tail -3 "$T/db.audit/audit.log"; false; }
+	jq -s -e 'any(.[]; .event_type == "backup_run" and .outcome == "success" and .detail.values_read_back == 6
+		and .detail.values_failed == 0 and .detail.kept == true)' "$T/db.audit/audit.log"
 	hdbx verify --path "$T/bk"
 	expect_status 0
 	expect_out_contains "id:         $id"
 	grep -Eq 'patient_records +3 values +ok' <<<"$out" || { show; false; }
 	hdbx backup --path "$T/db" --output "$T/bk.tar.gz"
 	expect_status 0
+	expect_out_contains "  sha256 $(sha256sum "$T/bk.tar.gz" | cut -d' ' -f1) (recorded"
 	tar -tzf "$T/bk.tar.gz" >"$T/list"
 	grep -qx 'data.mdb' "$T/list"
 	mkdir "$T/restore"
@@ -244,6 +257,36 @@ plant_kv_canaries() { # DBDIR
 	HELIOSDB_ENCRYPTION_KEY=$OTHER_KEY hdbx verify --path "$T/restore"
 	expect_status 3
 	expect_err_contains "wrong encryption key"
+}
+
+@test "engine: a backup of a database with a damaged value is kept, named and exits 1; verify on it finds the same value" {
+	pg=$(big_value_db)
+	[ -n "$pg" ]
+	L=$(loadgen_bin)
+	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
+	hdbx backup --path "$T/db" --output "$T/bk"
+	no_crash
+	expect_status 1
+	[ "$(wc -l <<<"$err")" -eq 1 ] || { show; false; }
+	expect_err_contains "backup written to $T/bk/data.mdb, but 1 of its "
+	expect_err_contains "fail authentication as copied from the database"
+	expect_err_contains "first: keyspace 'bigks' (LMDB key "
+	[ "$(ls -A "$T/bk")" = "data.mdb" ] || { ls -la "$T/bk"; false; }
+	hdbx verify --path "$T/bk"
+	expect_status 1
+	grep -Eq 'keyspace +bigks +1 values +BAD' <<<"$out" || { show; false; }
+	grep -Eq 'patient_records +3 values +ok' <<<"$out" || { show; false; }
+	# the archive too: written, the same line, exit 1
+	hdbx backup --path "$T/db" --output "$T/bk.tar.gz"
+	expect_status 1
+	expect_err_contains "backup written to $T/bk.tar.gz, but 1 of its "
+	tar -tzf "$T/bk.tar.gz" | grep -qx data.mdb
+	[ -z "$(find "$T" -maxdepth 1 -name 'bk.tar.gz.tmp*')" ]
+	# the byte restored, a backup is clean again
+	"$L" flip "$T/db/data.mdb" $((pg * 4096 + 2048)) 0x01
+	hdbx backup --path "$T/db" --output "$T/bk2"
+	expect_status 0
+	expect_out_contains "values authenticated"
 }
 
 @test "engine: backup refuses an existing output and leaves it unchanged" {

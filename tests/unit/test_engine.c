@@ -78,20 +78,65 @@ static void fx_recreate(struct fx *f)
 
 /* ---- helpers to look at and tamper with the raw file */
 
-static bool file_contains(const char *path, const void *needle, size_t n)
+/* read_whole - the file's bytes (malloc'd) and their count, or NULL */
+static unsigned char *read_whole(const char *path, size_t *ret_n)
 {
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
-		return false;
+		return NULL;
 	fseek(fp, 0, SEEK_END);
 	long sz = ftell(fp);
 	fseek(fp, 0, SEEK_SET);
 	unsigned char *b = malloc((size_t)sz + 1);
-	size_t got = fread(b, 1, (size_t)sz, fp);
+	*ret_n = b ? fread(b, 1, (size_t)sz, fp) : 0;
 	fclose(fp);
-	bool found = false;
-	for (size_t i = 0; !found && got >= n && i <= got - n; i++)
-		found = memcmp(b + i, needle, n) == 0;
+	return b;
+}
+
+/* overflow_middle - the offset of the middle of the first page of an
+ * overflow run of 3 pages or more (a large value's ciphertext), or -1 */
+static long overflow_middle(const char *path)
+{
+	size_t n;
+	unsigned char *img = read_whole(path, &n);
+	long off = -1;
+	for (size_t pg = 2; img && off < 0 && (pg + 1) * 4096 <= n; pg++) {
+		uint16_t flags;
+		uint32_t run;
+		memcpy(&flags, img + pg * 4096 + 10, 2);
+		memcpy(&run, img + pg * 4096 + 12, 4);
+		if ((flags & 0x04) && run >= 3)
+			off = (long)(pg * 4096 + 2048);
+	}
+	free(img);
+	return off;
+}
+
+static void flip_byte(const char *path, long off, unsigned char x)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	unsigned char c;
+	assert_int_equal(pread(fd, &c, 1, off), 1);
+	c ^= x;
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* find_bytes - the offset of the first needle[0..m) in p[0..n), or -1 */
+static long find_bytes(const unsigned char *p, size_t n, const void *needle, size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(p + i, needle, m) == 0)
+			return (long)i;
+	return -1;
+}
+
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+	size_t got;
+	unsigned char *b = read_whole(path, &got);
+	bool found = b && find_bytes(b, got, needle, n) >= 0;
 	free(b);
 	return found;
 }
@@ -1575,14 +1620,144 @@ static void test_in_memory(void **state)
 		assert_int_equal(system("ls -d /dev/shm/heliosdb-mem.* >/dev/null 2>&1"), 256 * 2);
 }
 
+/* A fault between the backup's write and its read-back: the engine's test
+ * point (weak no-op in the library) damages the synced copy the way a bad
+ * disk under the destination would. */
+enum { BF_NONE, BF_PAGE, BF_VALUE, BF_KEYREC };
+static struct {
+	char dir[700];
+	int what;
+	int done;
+} bfault;
+
+void trail_test_point(int point)
+{
+	if (point != TRAIL_TP_BACKUP_WRITTEN || bfault.what == BF_NONE)
+		return;
+	char cmd[800], path[900] = "";
+	snprintf(cmd, sizeof(cmd), "ls %s/data.mdb.partial-* 2>/dev/null", bfault.dir);
+	FILE *ls = popen(cmd, "r");
+	assert_non_null(ls);
+	if (!fgets(path, sizeof(path), ls))
+		path[0] = '\0';
+	pclose(ls);
+	path[strcspn(path, "\n")] = '\0';
+	assert_true(path[0] != '\0');
+	long off = -1;
+	switch (bfault.what) {
+	case BF_PAGE: /* the page number in page 2's header */
+		off = 2 * 4096;
+		break;
+	case BF_VALUE:
+		off = overflow_middle(path);
+		break;
+	case BF_KEYREC: { /* inside the wrapped audit signing key, after its name */
+		size_t n;
+		unsigned char *img = read_whole(path, &n);
+		assert_non_null(img);
+		off = find_bytes(img, n, "audit_sign", 10);
+		if (off >= 0)
+			off += 10 + 20;
+		free(img);
+		break;
+	}
+	}
+	assert_true(off >= 0);
+	flip_byte(path, off, 0x40);
+	bfault.done++;
+}
+
+static int count_entries(const char *dir)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 0", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+/* keyspace "big": one 12000-byte value (an overflow run of 3 pages);
+ * keyspace "ks": one small one */
+static void put_big_and_small(struct fx *f)
+{
+	char big[12000];
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(hdb_kv_put(f->s, "big", "k", 1, big, sizeof(big)), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "v", 1), HDB_OK);
+}
+
+/* A copy damaged between its write and its read-back is never kept: not
+ * its pages, not its key records, not a value that differs from the
+ * database's.  Without the read-back each of these backups was "written". */
+static void test_backup_damaged_copy_not_kept(void **state)
+{
+	struct fx *f = *state;
+	put_big_and_small(f);
+	static const struct {
+		int what;
+		const char *says;
+	} cases[] = {
+		{ BF_PAGE, "page structure is damaged" },
+		{ BF_VALUE, "where the database's do not (first: keyspace 'big'" },
+		{ BF_KEYREC, "audit signing key record fails authentication" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(bfault.dir, sizeof(bfault.dir), "%s/bk%zu", f->dir, i);
+		bfault.what = cases[i].what;
+		bfault.done = 0;
+		struct hdb_backup_info bi;
+		int rc = hdb_backup(f->db, bfault.dir, &bi);
+		bfault.what = BF_NONE;
+		assert_int_equal(bfault.done, 1);
+		if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(f->db), cases[i].says))
+			fail_msg("case %zu: rc %d: %s", i, rc, hdb_errmsg(f->db));
+		assert_non_null(strstr(hdb_errmsg(f->db), "nothing was kept (check the disk under"));
+		assert_false(bi.kept);
+		/* nothing left: no data.mdb, no temporary file */
+		assert_int_equal(count_entries(bfault.dir), 0);
+	}
+	/* undamaged, the same backup is kept, every value read back */
+	snprintf(bfault.dir, sizeof(bfault.dir), "%s/bk-good", f->dir);
+	struct hdb_backup_info bi;
+	assert_int_equal(hdb_backup(f->db, bfault.dir, &bi), HDB_OK);
+	assert_true(bi.kept);
+	assert_true(bi.pages >= 5 && bi.bytes == bi.pages * 4096);
+	assert_true(bi.values >= 3);
+	assert_int_equal(bi.bad, 0);
+}
+
+/* A value damaged in the database itself is copied as it is: the backup is
+ * kept (the rest of it is the best copy there is), and named as damaged. */
+static void test_backup_of_damaged_database_kept_and_named(void **state)
+{
+	struct fx *f = *state;
+	put_big_and_small(f);
+	char file[800];
+	snprintf(file, sizeof(file), "%s/data.mdb", f->path);
+	long off = overflow_middle(file);
+	assert_true(off >= 0);
+	flip_byte(file, off, 0x01);
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/bk", f->dir);
+	struct hdb_backup_info bi;
+	assert_int_equal(hdb_backup(f->db, dir, &bi), HDB_ECORRUPT);
+	assert_true(bi.kept);
+	assert_int_equal(bi.bad, 1);
+	assert_non_null(strstr(hdb_errmsg(f->db), "1 of its"));
+	assert_non_null(strstr(hdb_errmsg(f->db), "as copied from the database"));
+	assert_non_null(strstr(hdb_errmsg(f->db), "first: keyspace 'big'"));
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	struct stat sb;
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
 static void test_backup_verifies(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "BackupCanaryP0", 14), HDB_OK);
 	char dir[700], file[800];
 	snprintf(dir, sizeof(dir), "%s/backup", f->dir);
-	assert_int_equal(hdb_backup(f->db, dir), HDB_OK);
-	assert_int_equal(hdb_backup(f->db, dir), HDB_EEXIST);
+	assert_int_equal(hdb_backup(f->db, dir, NULL), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, dir, NULL), HDB_EEXIST);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	assert_false(file_contains(file, "BackupCanaryP0", 14));
 	struct hdb_db *db = NULL;
@@ -1745,6 +1920,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_damaged_copy_not_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_of_damaged_database_kept_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_never_over_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poisoned_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
