@@ -813,6 +813,27 @@ static void backup_summary(const char *where, const struct hdb_backup_info *bi, 
 	printf("  sha256 %s%s\n", sha, hdb_audit_log_path(db) ? " (recorded in the audit log: export_run)" : "");
 }
 
+/* Progress of a backup: shown once it has taken a second (a small one
+ * prints nothing), a bar on a terminal, else a line every 10 %. */
+struct backup_progress {
+	struct timespec start;
+	struct cli_progress copy, readback;
+	bool shown;
+};
+
+static void backup_progress(void *arg, enum hdb_backup_phase phase, uint64_t done, uint64_t total)
+{
+	struct backup_progress *b = arg;
+	if (!b->shown) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - b->start.tv_sec) * 1000 + (now.tv_nsec - b->start.tv_nsec) / 1000000 < 1000)
+			return;
+		b->shown = true;
+	}
+	cli_progress(phase == HDB_BACKUP_COPY ? &b->copy : &b->readback, done, total);
+}
+
 static int cmd_backup(const struct opts *o)
 {
 	if (!o->output) {
@@ -827,9 +848,14 @@ static int cmd_backup(const struct opts *o)
 		return x;
 	int ret = 0;
 	struct hdb_backup_info bi;
+	struct backup_progress bp;
+	clock_gettime(CLOCK_MONOTONIC, &bp.start);
+	bp.shown = false;
+	cli_progress_init(&bp.copy, "backup: copying", NULL, true);
+	cli_progress_init(&bp.readback, "backup: reading back", "values", true);
 	bool tgz = ends_with(o->output, ".tar.gz") || ends_with(o->output, ".tgz");
 	if (!tgz) {
-		int rc = hdb_backup(db, o->output, &bi);
+		int rc = hdb_backup(db, o->output, backup_progress, &bp, &bi);
 		char where[4200], sha[65];
 		snprintf(where, sizeof(where), "%s/data.mdb", o->output);
 		if (bi.kept && (ret = backup_record(s, where, sha)) != 0)
@@ -857,7 +883,7 @@ static int cmd_backup(const struct opts *o)
 		goto out;
 	}
 	(void)umask(077);
-	int rc = hdb_backup(db, tmp, &bi);
+	int rc = hdb_backup(db, tmp, backup_progress, &bp, &bi);
 	char why[512], sha[65];
 	int ar = 0;
 	if (rc && !bi.kept) {

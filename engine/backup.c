@@ -22,20 +22,93 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine_int.h"
 #include "pagecheck.h"
 
+/* Progress of the copy, which LMDB writes without a hook: a thread looks
+ * at the file's size every 100 ms.  done stays below total until the copy
+ * is complete (total is the database's used bytes; the copy is compacted,
+ * so usually smaller), and only the final call reaches it. */
+struct watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	int fd;
+	uint64_t total;
+	hdb_backup_progress_fn fn;
+	void *arg;
+};
+
+static void *watch_copy(void *p)
+{
+	struct watch *w = p;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		(void)pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		struct stat sb;
+		if (!w->stop && fstat(w->fd, &sb) == 0 && w->total > 1)
+			w->fn(w->arg, HDB_BACKUP_COPY, (uint64_t)sb.st_size < w->total ? (uint64_t)sb.st_size : w->total - 1,
+			      w->total);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The copy itself, with the watcher when there is someone to tell. */
+static int copy_watched(struct hdb_db *db, int fd, hdb_backup_progress_fn fn, void *arg)
+{
+	struct watch w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = fd, .fn = fn,
+		           .arg = arg };
+	MDB_envinfo ei;
+	pthread_t t;
+	bool watching = false;
+	if (fn && mdb_env_info(db->env, &ei) == MDB_SUCCESS) {
+		w.total = ((uint64_t)ei.me_last_pgno + 1) * db->psize;
+		watching = pthread_create(&t, NULL, watch_copy, &w) == 0;
+	}
+	int mrc = mdb_env_copyfd2(db->env, fd, MDB_CP_COMPACT);
+	if (watching) {
+		pthread_mutex_lock(&w.mu);
+		w.stop = true;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(t, NULL);
+	}
+	return mrc;
+}
+
+struct tick {
+	hdb_backup_progress_fn fn;
+	void *arg;
+	uint64_t total;
+};
+
+static void readback_tick(void *p, uint64_t done)
+{
+	struct tick *t = p;
+	t->fn(t->arg, HDB_BACKUP_READBACK, done < t->total ? done : t->total, t->total);
+}
+
 /* Reads the copy at path back: structure, keys, values.  HDB_OK, or the
  * error in db->errmsg; fig->bad > 0 with HDB_ECORRUPT when only values
  * fail (first names the first of them). */
 static int readback(struct hdb_db *db, const char *path, struct hdb_backup_info *fig, uint64_t *differ,
-                    char *first, size_t firstlen)
+                    char *first, size_t firstlen, hdb_backup_progress_fn fn, void *arg)
 {
 	char err[256];
 	size_t psize;
@@ -76,7 +149,12 @@ static int readback(struct hdb_db *db, const char *path, struct hdb_backup_info 
 	rc = db_copy_keys(db, txn, meta, s);
 	if (rc)
 		goto out;
-	rc = maint_readback(s, txn, data, src, &fig->values, &fig->bad, differ, first, firstlen);
+	MDB_stat st;
+	struct tick tk = { fn, arg, mdb_stat(txn, data, &st) == MDB_SUCCESS ? st.ms_entries : 0 };
+	rc = maint_readback(s, txn, data, src, &fig->values, &fig->bad, differ, first, firstlen,
+	                    fn ? readback_tick : NULL, &tk);
+	if (fn && !rc)
+		fn(arg, HDB_BACKUP_READBACK, fig->values, fig->values);
 	if (rc)
 		db_err(db, rc, "%s", hdb_session_errmsg(s));
 	else if (*differ)
@@ -125,7 +203,8 @@ static void backup_audit(struct hdb_db *db, const char *dir, const struct hdb_ba
 	buf_free(&d);
 }
 
-int hdb_backup(struct hdb_db *db, const char *dir, struct hdb_backup_info *info)
+int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progress, void *arg,
+               struct hdb_backup_info *info)
 {
 	struct hdb_backup_info fig;
 	memset(&fig, 0, sizeof(fig));
@@ -156,7 +235,7 @@ int hdb_backup(struct hdb_db *db, const char *dir, struct hdb_backup_info *info)
 		goto out;
 	}
 	made = true;
-	int mrc = mdb_env_copyfd2(db->env, fd, MDB_CP_COMPACT);
+	int mrc = copy_watched(db, fd, progress, arg);
 	if (mrc) {
 		rc = db_err(db, mdb_to_hdb(mrc), "cannot back up to '%s': %s; nothing was kept", dir, mdb_strerror(mrc));
 		goto out;
@@ -167,13 +246,15 @@ int hdb_backup(struct hdb_db *db, const char *dir, struct hdb_backup_info *info)
 		goto out;
 	}
 	fig.bytes = (uint64_t)sb.st_size;
+	if (progress)
+		progress(arg, HDB_BACKUP_COPY, fig.bytes, fig.bytes);
 	/* read back what the disk holds, not what the page cache kept */
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	close(fd);
 	fd = -1;
 	trail_test_point(TRAIL_TP_BACKUP_WRITTEN);
 	uint64_t differ = 0;
-	rc = readback(db, part, &fig, &differ, first, sizeof(first));
+	rc = readback(db, part, &fig, &differ, first, sizeof(first), progress, arg);
 	if (rc && (!fig.bad || differ)) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));

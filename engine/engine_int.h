@@ -412,7 +412,8 @@ int db_copy_keys(struct hdb_db *db, MDB_txn *txn, MDB_dbi meta, struct hdb_sessi
  * txn src), and names the first that fails in first ("keyspace 'x' (LMDB
  * key ...): why"). */
 int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
-                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen);
+                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen,
+                   void (*tick)(void *arg, uint64_t done), void *arg);
 int meta_get_u32(struct hdb_db *db, MDB_txn *txn, const char *name, uint32_t *ret);
 int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const void *v, size_t vlen);
 int meta_dek_get(struct hdb_db *db, MDB_txn *txn, uint32_t id, unsigned char rec[DEK_REC_LEN]);

@@ -123,7 +123,8 @@ static void entry_name(struct hdb_session *s, const MDB_val *mk, char *out, size
 }
 
 int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
-                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen)
+                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen,
+                   void (*tick)(void *arg, uint64_t done), void *arg)
 {
 	struct objs o = { 0 };
 	struct buf b = { 0 };
@@ -137,7 +138,8 @@ int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *s
 	name_objects(s, c, &o);
 	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
 	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
-		n++;
+		if (++n % 4096 == 0 && tick)
+			tick(arg, n);
 		if (sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b) == HDB_OK)
 			continue;
 		/* the same bytes in the database: it was damaged there */

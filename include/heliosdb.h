@@ -220,7 +220,13 @@ int hdb_checkpoint(struct hdb_db *db);
  *                it fail authentication as copied from a damaged database
  *                (hdb_errmsg names the first);
  *   other        nothing was kept (hdb_errmsg says why).
- * info may be NULL. */
+ * progress (may be NULL) is called about every 100 ms while the copy is
+ * written (from another thread; bytes written of the database's used
+ * bytes, an upper bound: the copy is compacted) and every 4096 values read
+ * back (values of the copy's), and once at the end of each phase with
+ * done == total.  info may be NULL. */
+enum hdb_backup_phase { HDB_BACKUP_COPY = 1, HDB_BACKUP_READBACK = 2 };
+typedef void (*hdb_backup_progress_fn)(void *arg, enum hdb_backup_phase phase, uint64_t done, uint64_t total);
 struct hdb_backup_info {
 	uint64_t bytes;   /* size of the copy */
 	uint64_t pages;   /* its pages, each checked */
@@ -228,7 +234,8 @@ struct hdb_backup_info {
 	uint64_t bad;     /* of them, failing authentication */
 	bool kept;        /* `dir`/data.mdb holds the copy */
 };
-int hdb_backup(struct hdb_db *db, const char *dir, struct hdb_backup_info *info);
+int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progress, void *arg,
+               struct hdb_backup_info *info);
 
 /* ---------------------------------------------------------------- sessions */
 

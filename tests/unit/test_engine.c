@@ -1684,6 +1684,24 @@ static void put_big_and_small(struct fx *f)
 	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "v", 1), HDB_OK);
 }
 
+struct bk_progress {
+	unsigned calls[2];
+	uint64_t last[2];
+	bool ended[2];
+	unsigned bad; /* calls out of order: a phase after the read-back ended, done backwards, past total */
+};
+
+static void bk_progress(void *arg, enum hdb_backup_phase phase, uint64_t done, uint64_t total)
+{
+	struct bk_progress *p = arg;
+	int i = phase == HDB_BACKUP_COPY ? 0 : 1;
+	if (p->ended[i] || done > total || done < p->last[i] || (i == 0 && p->calls[1]))
+		p->bad++;
+	p->calls[i]++;
+	p->last[i] = done;
+	p->ended[i] = done == total;
+}
+
 /* A copy damaged between its write and its read-back is never kept: not
  * its pages, not its key records, not a value that differs from the
  * database's.  Without the read-back each of these backups was "written". */
@@ -1704,7 +1722,7 @@ static void test_backup_damaged_copy_not_kept(void **state)
 		bfault.what = cases[i].what;
 		bfault.done = 0;
 		struct hdb_backup_info bi;
-		int rc = hdb_backup(f->db, bfault.dir, &bi);
+		int rc = hdb_backup(f->db, bfault.dir, NULL, NULL, &bi);
 		bfault.what = BF_NONE;
 		assert_int_equal(bfault.done, 1);
 		if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(f->db), cases[i].says))
@@ -1717,8 +1735,15 @@ static void test_backup_damaged_copy_not_kept(void **state)
 	/* undamaged, the same backup is kept, every value read back */
 	snprintf(bfault.dir, sizeof(bfault.dir), "%s/bk-good", f->dir);
 	struct hdb_backup_info bi;
-	assert_int_equal(hdb_backup(f->db, bfault.dir, &bi), HDB_OK);
+	struct bk_progress pr = { 0 };
+	assert_int_equal(hdb_backup(f->db, bfault.dir, bk_progress, &pr, &bi), HDB_OK);
 	assert_true(bi.kept);
+	/* each phase reported, ending at done == total; the read-back counts values */
+	assert_int_equal(pr.bad, 0);
+	assert_true(pr.calls[0] >= 1 && pr.calls[1] >= 1);
+	assert_true(pr.ended[0] && pr.ended[1]);
+	assert_int_equal(pr.last[0], bi.bytes);
+	assert_int_equal(pr.last[1], bi.values);
 	assert_true(bi.pages >= 5 && bi.bytes == bi.pages * 4096);
 	assert_true(bi.values >= 3);
 	assert_int_equal(bi.bad, 0);
@@ -1738,7 +1763,7 @@ static void test_backup_of_damaged_database_kept_and_named(void **state)
 	char dir[700];
 	snprintf(dir, sizeof(dir), "%s/bk", f->dir);
 	struct hdb_backup_info bi;
-	assert_int_equal(hdb_backup(f->db, dir, &bi), HDB_ECORRUPT);
+	assert_int_equal(hdb_backup(f->db, dir, NULL, NULL, &bi), HDB_ECORRUPT);
 	assert_true(bi.kept);
 	assert_int_equal(bi.bad, 1);
 	assert_non_null(strstr(hdb_errmsg(f->db), "1 of its"));
@@ -1756,8 +1781,8 @@ static void test_backup_verifies(void **state)
 	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "BackupCanaryP0", 14), HDB_OK);
 	char dir[700], file[800];
 	snprintf(dir, sizeof(dir), "%s/backup", f->dir);
-	assert_int_equal(hdb_backup(f->db, dir, NULL), HDB_OK);
-	assert_int_equal(hdb_backup(f->db, dir, NULL), HDB_EEXIST);
+	assert_int_equal(hdb_backup(f->db, dir, NULL, NULL, NULL), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, dir, NULL, NULL, NULL), HDB_EEXIST);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	assert_false(file_contains(file, "BackupCanaryP0", 14));
 	struct hdb_db *db = NULL;
