@@ -726,13 +726,17 @@ static int run_quiet(char *const argv[])
 /* The archive of the checked copy in dir: written as dir/backup.tar.gz,
  * synced, read back from the disk (gzip's checksum, tar's headers), then
  * named `archive` unless that exists (never through a symlink) and its
- * directory synced.  0, or -1 with the reason in why. */
+ * directory synced.  0; 1 when it is in place but its directory could not
+ * be synced (a write-only drop directory), with why; -1 with the reason in
+ * why and nothing left. */
 static int make_archive(const char *archive, const char *dir, char *why, size_t whylen)
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s/backup.tar.gz", dir);
-	char *tar_c[] = { (char *)"tar", (char *)"-czf", tmp, (char *)"-C", (char *)dir, (char *)"data.mdb", NULL };
-	char *tar_t[] = { (char *)"tar", (char *)"-tzf", tmp, NULL };
+	/* --force-local: a colon in the name is not a remote host */
+	char *tar_c[] = { (char *)"tar", (char *)"--force-local", (char *)"-czf", tmp, (char *)"-C", (char *)dir,
+		          (char *)"data.mdb", NULL };
+	char *tar_t[] = { (char *)"tar", (char *)"--force-local", (char *)"-tzf", tmp, NULL };
 	if (run_quiet(tar_c) != 0) {
 		snprintf(why, whylen, "tar failed to write it");
 		goto fail;
@@ -769,10 +773,11 @@ static int make_archive(const char *archive, const char *dir, char *why, size_t 
 		snprintf(parent, sizeof(parent), ".");
 	int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
-		snprintf(why, whylen, "cannot sync its directory: %s", strerror(errno));
+		snprintf(why, whylen, "its directory cannot be synced (%s): the archive's name may not survive a power loss",
+		         strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
-		return -2; /* named: left in place, but not known durable */
+		return 1;
 	}
 	close(dfd);
 	return 0;
@@ -889,11 +894,9 @@ static int cmd_backup(const struct opts *o)
 	if (rc && !bi.kept) {
 		errx_("%s", hdb_errmsg(db));
 		ret = exit_for(rc);
-	} else if ((ar = make_archive(o->output, tmp, why, sizeof(why))) != 0) {
-		if (ar == -2)
-			errx_("the archive '%s' is written, but %s", o->output, why);
-		else
-			errx_("the archive '%s' was not written: %s", o->output, why);
+	} else if ((ar = make_archive(o->output, tmp, why, sizeof(why))) < 0) {
+		errx_("the archive '%s' was not written: %s", o->output, why);
+		(void)hdb_audit_export_failed(s, "backup", o->output, "backup", why);
 		ret = EXIT_FAIL;
 	} else if ((ret = backup_record(s, o->output, sha)) != 0) {
 		/* said and removed */
@@ -903,6 +906,8 @@ static int cmd_backup(const struct opts *o)
 	} else {
 		backup_summary(o->output, &bi, db, sha);
 	}
+	if (ar == 1 && ret == 0)
+		fprintf(stderr, "heliosdb-nano: backup: warning: %s\n", why);
 	char f[4200];
 	snprintf(f, sizeof(f), "%s/data.mdb", tmp);
 	(void)unlink(f);

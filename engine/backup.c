@@ -104,77 +104,65 @@ static void readback_tick(void *p, uint64_t done)
 	t->fn(t->arg, HDB_BACKUP_READBACK, done < t->total ? done : t->total, t->total);
 }
 
-/* Reads the copy at path back: structure, keys, values.  HDB_OK, or the
- * error in db->errmsg; fig->bad > 0 with HDB_ECORRUPT when only values
- * fail (first names the first of them). */
-static int readback(struct hdb_db *db, const char *path, struct hdb_backup_info *fig, uint64_t *differ,
-                    char *first, size_t firstlen, hdb_backup_progress_fn fn, void *arg)
+/* Reads the copy in sub back as a restore would: open (structure, header,
+ * keys), the key records open does not read, every value.  s is an
+ * internal session on db whose read txn was taken before the copy.  On
+ * HDB_OK the copy is sound, or only holds the database's own damaged
+ * values (r->bad > r->differ == 0); otherwise db->errmsg says what of the
+ * copy is wrong. */
+static int readback(struct hdb_db *db, struct hdb_session *s, const char *sub, struct hdb_backup_info *fig,
+                    struct readback *r, hdb_backup_progress_fn fn, void *arg)
 {
-	char err[256];
+	struct hdb_db *copy = NULL;
+	struct hdb_session *c = NULL;
+	MDB_txn *after = NULL;
+	char f[4300], err[256];
 	size_t psize;
-	if (pagecheck_metas(path, &psize, err, sizeof(err)) != 0 ||
-	    pagecheck_file(path, psize, PAGECHECK_NEWEST, ENGINE_MAP_SIZE / psize, err, sizeof(err)) != 0)
+	snprintf(f, sizeof(f), "%s/data.mdb", sub);
+	if (pagecheck_metas(f, &psize, err, sizeof(err)) != 0 ||
+	    pagecheck_file(f, psize, PAGECHECK_NEWEST, ENGINE_MAP_SIZE / psize, err, sizeof(err)) != 0)
 		return db_err(db, HDB_ECORRUPT, "its page structure is damaged (%s)", err);
-	fig->pages = fig->bytes / psize;
-	MDB_env *env = NULL;
-	MDB_txn *txn = NULL, *src = NULL;
-	struct hdb_session *s = NULL;
-	MDB_dbi meta, data;
-	int rc;
-	int mrc = mdb_env_create(&env);
-	if (!mrc)
-		mrc = mdb_env_set_maxdbs(env, 4);
-	if (!mrc)
-		mrc = mdb_env_set_mapsize(env, ENGINE_MAP_SIZE);
-	if (!mrc)
-		mrc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS, 0600);
-	if (!mrc)
-		mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-	if (!mrc)
-		mrc = mdb_dbi_open(txn, "meta", 0, &meta);
-	if (!mrc)
-		mrc = mdb_dbi_open(txn, "data", 0, &data);
-	if (mrc == MDB_SUCCESS && (mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &src)) != MDB_SUCCESS) {
+	int rc = db_open_copy(db, sub, &copy);
+	if (rc) {
+		rc = db_err(db, rc, "%s", copy ? hdb_errmsg(copy) : "out of memory");
+		goto out;
+	}
+	fig->pages = fig->bytes / copy->psize;
+	if ((rc = sess_open_internal(copy, &c)) != HDB_OK || (rc = txn_begin(c, false)) != HDB_OK) {
+		rc = db_err(db, rc, "cannot read it: %s", c ? hdb_session_errmsg(c) : hdb_errmsg(copy));
+		goto out;
+	}
+	int mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &after);
+	if (mrc) {
 		rc = db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
 		goto out;
 	}
-	if (mrc) {
-		rc = db_err(db, mrc == MDB_NOTFOUND ? HDB_ECORRUPT : mdb_to_hdb(mrc), "LMDB cannot read it: %s",
-		            mdb_strerror(mrc));
+	if ((rc = db_copy_check_keys(copy, c->txn, db, s->txn, after)) != HDB_OK) {
+		rc = db_err(db, rc, "%s", hdb_errmsg(copy));
 		goto out;
 	}
-	rc = sess_open_internal(db, &s);
-	if (rc)
-		goto out;
-	rc = db_copy_keys(db, txn, meta, s);
-	if (rc)
-		goto out;
 	MDB_stat st;
-	struct tick tk = { fn, arg, mdb_stat(txn, data, &st) == MDB_SUCCESS ? st.ms_entries : 0 };
-	rc = maint_readback(s, txn, data, src, &fig->values, &fig->bad, differ, first, firstlen,
-	                    fn ? readback_tick : NULL, &tk);
-	if (fn && !rc)
-		fn(arg, HDB_BACKUP_READBACK, fig->values, fig->values);
+	struct tick tk = { fn, arg, mdb_stat(c->txn, copy->data, &st) == MDB_SUCCESS ? st.ms_entries : 0 };
+	rc = maint_readback(c, s, r, fn ? readback_tick : NULL, &tk);
+	fig->values = r->values;
+	fig->bad = r->bad;
 	if (rc)
-		db_err(db, rc, "%s", hdb_session_errmsg(s));
-	else if (*differ)
-		rc = db_err(db, HDB_ECORRUPT, "%llu value(s) fail authentication where the database's do not "
-		            "(first: %s)", (unsigned long long)*differ, first);
-	else if (fig->bad)
-		rc = HDB_ECORRUPT;
+		db_err(db, rc, "%s", hdb_session_errmsg(c));
+	else if (r->differ)
+		rc = db_err(db, HDB_ECORRUPT, "%llu value(s) fail authentication where the database's do not (first: %s)",
+		            (unsigned long long)r->differ, r->first_differ);
+	else if (fn)
+		fn(arg, HDB_BACKUP_READBACK, r->values, r->values);
 out:
-	hdb_session_close(s);
-	if (src)
-		mdb_txn_abort(src);
-	if (txn)
-		mdb_txn_abort(txn);
-	if (env)
-		mdb_env_close(env);
+	if (after)
+		mdb_txn_abort(after);
+	hdb_session_close(c);
+	hdb_close(copy);
 	return rc;
 }
 
-/* Names the synced copy `from` data.mdb in dfd unless one exists; a file
- * system without RENAME_NOREPLACE gets link + unlink, equally exclusive. */
+/* Names sub/data.mdb `data.mdb` in dfd unless one exists; a file system
+ * without RENAME_NOREPLACE gets link + unlink, equally exclusive. */
 static int place(int dfd, const char *from)
 {
 	if (renameat2(dfd, from, dfd, "data.mdb", RENAME_NOREPLACE) == 0)
@@ -212,29 +200,53 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 		*info = fig;
 	if (!db || !dir || !db->env)
 		return HDB_EINVAL;
-	char part[4200], first[1024] = "";
-	int fd = -1, rc = HDB_OK;
-	bool made = false;
-	if (snprintf(part, sizeof(part), "%s/data.mdb.partial-XXXXXX", dir) >= (int)sizeof(part))
+	char sub[4200], copyf[4300], from[4300];
+	struct readback *r = NULL;
+	struct hdb_session *s = NULL;
+	int fd = -1, dfd = -1, rc = HDB_OK;
+	bool made_dir = false, made_sub = false;
+	if (snprintf(sub, sizeof(sub), "%s/backup-partial-XXXXXX", dir) >= (int)sizeof(sub))
 		return db_err(db, HDB_EINVAL, "backup directory name too long");
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create backup directory '%s': %s", dir,
-		              strerror(errno));
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return db_err(db, HDB_EIO, "cannot open backup directory '%s': %s", dir, strerror(errno));
+	if (mkdir(dir, 0700) == 0)
+		made_dir = true;
+	else if (errno != EEXIST) {
+		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create backup directory '%s': %s", dir,
+		            strerror(errno));
+		goto out;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot open backup directory '%s': %s", dir,
+		            strerror(errno));
+		goto out;
+	}
 	struct stat sb;
 	if (fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 		rc = db_err(db, HDB_EEXIST, "backup directory '%s' already holds a database", dir);
 		goto out;
 	}
-	fd = mkostemp(part, O_CLOEXEC);
-	if (fd < 0) {
-		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create a file in '%s': %s", dir,
+	if (!mkdtemp(sub)) {
+		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create a directory in '%s': %s", dir,
 		            strerror(errno));
 		goto out;
 	}
-	made = true;
+	made_sub = true;
+	snprintf(copyf, sizeof(copyf), "%s/data.mdb", sub);
+	snprintf(from, sizeof(from), "%s/data.mdb", strrchr(sub, '/') + 1);
+	/* the snapshot the read-back compares failing values with: taken before
+	 * the copy's, so a writer meanwhile cannot make the database's damage
+	 * look like the copy's */
+	r = calloc(1, sizeof(*r));
+	if (!r || (rc = sess_open_internal(db, &s)) != HDB_OK || (rc = txn_begin(s, false)) != HDB_OK) {
+		rc = db_err(db, r ? rc : HDB_ENOMEM, "cannot begin the backup: %s",
+		            s ? hdb_session_errmsg(s) : hdb_strerror(r ? rc : HDB_ENOMEM));
+		goto out;
+	}
+	fd = open(copyf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create '%s': %s", copyf, strerror(errno));
+		goto out;
+	}
 	int mrc = copy_watched(db, fd, progress, arg);
 	if (mrc) {
 		rc = db_err(db, mdb_to_hdb(mrc), "cannot back up to '%s': %s; nothing was kept", dir, mdb_strerror(mrc));
@@ -253,24 +265,26 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 	close(fd);
 	fd = -1;
 	trail_test_point(TRAIL_TP_BACKUP_WRITTEN);
-	uint64_t differ = 0;
-	rc = readback(db, part, &fig, &differ, first, sizeof(first), progress, arg);
-	if (rc && (!fig.bad || differ)) {
+	rc = readback(db, s, sub, &fig, r, progress, arg);
+	if (rc) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));
+		/* whatever of the copy is wrong (a key check, a missing key) is damage */
+		if (rc != HDB_ENOMEM && rc != HDB_EIO && rc != HDB_EFULL)
+			rc = HDB_ECORRUPT;
 		rc = db_err(db, rc, "the backup read back from '%s' fails its check: %s; nothing was kept (check the "
 		            "disk under '%s'; the database itself was checked when it was opened)", dir, why, dir);
 		goto out;
 	}
-	if (place(dfd, strrchr(part, '/') + 1) != 0) {
+	if (place(dfd, from) != 0) {
 		rc = db_err(db, errno == EEXIST ? HDB_EEXIST : HDB_EIO, "cannot name the backup '%s/data.mdb': %s", dir,
 		            strerror(errno));
 		goto out;
 	}
-	made = false;
 	fig.kept = true;
 	if (fsync(dfd) != 0) {
-		rc = db_err(db, HDB_EIO, "cannot sync backup directory '%s': %s", dir, strerror(errno));
+		rc = db_err(db, HDB_EIO, "the backup '%s/data.mdb' is written but its directory cannot be synced: %s", dir,
+		            strerror(errno));
 		goto out;
 	}
 	if (fig.bad)
@@ -278,13 +292,18 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 		            "%llu of its %llu values fail authentication as copied from the database (the backup is "
 		            "kept: the rest of it is the best copy there is); first: %s; `verify` on the database "
 		            "lists them (restore them from an older backup)", (unsigned long long)fig.bad,
-		            (unsigned long long)fig.values, first);
+		            (unsigned long long)fig.values, r->first);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (made)
-		(void)unlink(part);
-	close(dfd);
+	hdb_session_close(s);
+	if (made_sub)
+		db_rm_tree(sub); /* the copy unless it was named; the read-back's lock file */
+	if (dfd >= 0)
+		close(dfd);
+	if (made_dir && !fig.kept)
+		(void)rmdir(dir);
+	free(r);
 	backup_audit(db, dir, &fig, rc);
 	if (info)
 		*info = fig;

@@ -408,15 +408,20 @@ static int create_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config 
 static int load_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *cfg)
 {
 	char err[512] = "";
-	if (db->kdf.alg != KEYS_KDF_NONE && cfg->key_kind != HDB_KEY_PASSWORD)
-		return db_err(db, HDB_EKEYSRC,
-		              "database '%s' was created with a password key; configure key_source Password", db->path);
-	if (db->kdf.alg == KEYS_KDF_NONE && cfg->key_kind == HDB_KEY_PASSWORD)
-		return db_err(db, HDB_EKEYSRC,
-		              "database '%s' was not created with a password key; configure its key source", db->path);
-	int rc = keys_load_master(db->lib, cfg, &db->kdf, &db->master, err, sizeof(err));
-	if (rc)
-		return db_err(db, rc, "%s", err);
+	int rc;
+	if (!db->master) { /* else given by db_open_copy */
+		if (db->kdf.alg != KEYS_KDF_NONE && cfg->key_kind != HDB_KEY_PASSWORD)
+			return db_err(db, HDB_EKEYSRC,
+			              "database '%s' was created with a password key; configure key_source Password",
+			              db->path);
+		if (db->kdf.alg == KEYS_KDF_NONE && cfg->key_kind == HDB_KEY_PASSWORD)
+			return db_err(db, HDB_EKEYSRC,
+			              "database '%s' was not created with a password key; configure its key source",
+			              db->path);
+		rc = keys_load_master(db->lib, cfg, &db->kdf, &db->master, err, sizeof(err));
+		if (rc)
+			return db_err(db, rc, "%s", err);
+	}
 	MDB_val k = META_KEY("kcv"), v;
 	int mrc = mdb_get(txn, db->meta, &k, &v);
 	if (mrc || v.mv_size != 32)
@@ -458,93 +463,6 @@ static int load_keys(struct hdb_db *db, MDB_txn *txn, const struct hdb_config *c
 	if (rc)
 		secret_free(dk);
 	return rc;
-}
-
-/* copy_get - the copy's meta record `name` of exactly n bytes (n 0: any). */
-static const unsigned char *copy_get(MDB_txn *txn, MDB_dbi meta, const void *name, size_t namelen, size_t n)
-{
-	MDB_val k = { namelen, (void *)name }, v;
-	if (mdb_get(txn, meta, &k, &v) != MDB_SUCCESS || (n && v.mv_size != n))
-		return NULL;
-	return v.mv_data;
-}
-
-/* db_copy_keys - a copy of this database (txn over the copy's file, meta
- * its "meta" database) is this database, opens with the master key this
- * process holds, and its key records are intact: the header matches, the
- * key check passes, the PRF and audit signing keys and every usable data
- * key unwrap from the copy's own records.  The data keys become the only
- * ones session s knows (sess_keys_fix).  ECORRUPT or EKEY with
- * db->errmsg saying what of the copy is wrong. */
-int db_copy_keys(struct hdb_db *db, MDB_txn *txn, MDB_dbi meta, struct hdb_session *s)
-{
-	const unsigned char *h = copy_get(txn, meta, "header", 6, HDR_LEN);
-	unsigned char mine[HDR_LEN];
-	if (h)
-		header_encode(db, get_u64be(h + 55), mine);
-	if (!h || memcmp(h, mine, HDR_LEN) != 0)
-		return db_err(db, HDB_ECORRUPT, "the copy's header is missing or is not this database's");
-	sess_keys_fix(s);
-	if (!db->encrypted)
-		return HDB_OK;
-	const unsigned char *kcv = copy_get(txn, meta, "kcv", 3, 32);
-	unsigned char want[32];
-	int rc = db_kcv(db, db->master, want);
-	if (rc)
-		return db_err(db, rc, "cannot compute key check");
-	if (!kcv)
-		return db_err(db, HDB_ECORRUPT, "the copy's key-check record is missing or malformed");
-	if (CRYPTO_memcmp(kcv, want, 32) != 0)
-		return db_err(db, HDB_EKEY, "the copy does not open with this database's master key (was the key "
-		              "rotated while the backup ran?)");
-	unsigned char aad[64], sk[CRYPTO_KEY_LEN];
-	size_t aadlen;
-	const unsigned char *w = copy_get(txn, meta, "prf", 3, CRYPTO_WRAPPED_LEN);
-	wrap_aad(db, "prf", 0, aad, &aadlen);
-	rc = w ? crypto_unwrap_key(db->lib, db->master->buf, aad, aadlen, w, sk) : HDB_ECORRUPT;
-	OPENSSL_cleanse(sk, sizeof(sk));
-	if (rc)
-		return db_err(db, HDB_ECORRUPT, "the copy's keyed-hash key record is missing or fails authentication");
-	if ((w = copy_get(txn, meta, "audit_sign", 10, 0)) != NULL) {
-		memcpy(aad, db->id, ENGINE_ID_LEN);
-		memcpy(aad + ENGINE_ID_LEN, "asig", 4);
-		rc = copy_get(txn, meta, "audit_sign", 10, CRYPTO_WRAPPED_LEN)
-		         ? crypto_unwrap_key(db->lib, db->master->buf, aad, ENGINE_ID_LEN + 4, w, sk)
-		         : HDB_ECORRUPT;
-		OPENSSL_cleanse(sk, sizeof(sk));
-		if (rc)
-			return db_err(db, HDB_ECORRUPT, "the copy's audit signing key record fails authentication");
-	}
-	const unsigned char *nk = copy_get(txn, meta, "nextkey", 7, 4);
-	if (!nk)
-		return db_err(db, HDB_ECORRUPT, "the copy's key record 'nextkey' is missing or malformed");
-	uint32_t next = get_u32be(nk);
-	for (uint32_t id = 1; id < next; id++) {
-		unsigned char mk[7];
-		dek_meta_key(id, mk);
-		const unsigned char *rec = copy_get(txn, meta, mk, sizeof(mk), 0);
-		if (!rec)
-			continue; /* never stored (a failed rekey start) or gone */
-		if (!copy_get(txn, meta, mk, sizeof(mk), DEK_REC_LEN))
-			return db_err(db, HDB_ECORRUPT, "the copy's data key record %u is malformed", id);
-		if (rec[0] == DEK_RETIRED)
-			continue;
-		struct hdb_secret *k;
-		rc = dek_unwrap(db, id, rec, &k);
-		if (rc) {
-			char why[sizeof(db->errmsg)];
-			memcpy(why, db->errmsg, sizeof(why));
-			return db_err(db, rc, "the copy's %s", why);
-		}
-		struct crypto_aead *a;
-		rc = crypto_aead_new(db->lib, k->buf, &a);
-		secret_free(k);
-		if (!rc && (rc = sess_keys_add(s, id, a)) != HDB_OK)
-			crypto_aead_free(a);
-		if (rc)
-			return db_err(db, rc, "cannot set up data key %u", id);
-	}
-	return HDB_OK;
 }
 
 /* LMDB trusts its pages (a damaged one can fault a reader or overflow a
@@ -952,6 +870,113 @@ int hdb_open_in_memory(const struct hdb_config *cfg, struct hdb_db **ret_db)
 	return open_any(NULL, true, cfg, HDB_OPEN_CREATE, ret_db);
 }
 
+static bool kdf_equal(const struct keys_kdf *a, const struct keys_kdf *b)
+{
+	return a->alg == b->alg && a->m_kib == b->m_kib && a->t == b->t && a->p == b->p &&
+	       a->iterations == b->iterations && memcmp(a->salt, b->salt, KEYS_SALT_LEN) == 0;
+}
+
+int db_open_copy(struct hdb_db *src, const char *dir, struct hdb_db **ret)
+{
+	struct hdb_config c;
+	memset(&c, 0, sizeof(c));
+	*ret = NULL;
+	if (config_defaults(&c) != HDB_OK)
+		return HDB_ENOMEM;
+	c.audit_enabled = false;
+	c.enc_enabled = src->encrypted;
+	c.check_structure = false; /* the caller checked it, to say so in its words */
+	c.fips = src->lib && crypto_lib_fips(src->lib);
+	int rc = HDB_ENOMEM;
+	struct hdb_db *db = db_alloc(&c, HDB_OPEN_RDONLY);
+	if (!db)
+		goto out;
+	*ret = db;
+	if (!(db->path = strdup(dir)))
+		goto out;
+	if (src->encrypted) {
+		if ((rc = secret_new(CRYPTO_KEY_LEN, &db->master)) != HDB_OK)
+			goto out;
+		memcpy(db->master->buf, src->master->buf, CRYPTO_KEY_LEN);
+		db->master->len = CRYPTO_KEY_LEN;
+	}
+	rc = open_common(db, &c, HDB_OPEN_RDONLY);
+	if (!rc && (memcmp(db->id, src->id, ENGINE_ID_LEN) != 0 || !kdf_equal(&db->kdf, &src->kdf)))
+		rc = db_err(db, HDB_ECORRUPT, "its header is not this database's");
+out:
+	config_clear(&c);
+	return rc;
+}
+
+/* The copy's meta record name (7 bytes for data keys), or NULL. */
+static const unsigned char *copy_get(MDB_txn *txn, MDB_dbi meta, const void *name, size_t namelen, size_t *ret_n)
+{
+	MDB_val k = { namelen, (void *)name }, v;
+	if (mdb_get(txn, meta, &k, &v) != MDB_SUCCESS)
+		return NULL;
+	*ret_n = v.mv_size;
+	return v.mv_data;
+}
+
+int db_copy_check_keys(struct hdb_db *copy, MDB_txn *ctxn, struct hdb_db *src, MDB_txn *before, MDB_txn *after)
+{
+	if (!copy->encrypted)
+		return HDB_OK;
+	size_t n;
+	const unsigned char *w = copy_get(ctxn, copy->meta, "audit_sign", 10, &n);
+	if (w) {
+		unsigned char aad[ENGINE_ID_LEN + 4], sk[CRYPTO_KEY_LEN];
+		memcpy(aad, copy->id, ENGINE_ID_LEN);
+		memcpy(aad + ENGINE_ID_LEN, "asig", 4);
+		int rc = n == CRYPTO_WRAPPED_LEN ? crypto_unwrap_key(copy->lib, copy->master->buf, aad, sizeof(aad), w, sk)
+		                                 : HDB_ECORRUPT;
+		OPENSSL_cleanse(sk, sizeof(sk));
+		if (rc)
+			return db_err(copy, HDB_ECORRUPT, "its audit signing key record fails authentication");
+	}
+	/* the next data key's id: a new key must never take an existing id */
+	uint32_t next, lo, hi;
+	if (meta_get_u32(copy, ctxn, "nextkey", &next) != HDB_OK)
+		return HDB_ECORRUPT;
+	if (meta_get_u32(src, before, "nextkey", &lo) != HDB_OK || meta_get_u32(src, after, "nextkey", &hi) != HDB_OK)
+		return db_err(copy, HDB_ECORRUPT, "cannot read the database's key records: %s", src->errmsg);
+	if (next < lo || next > hi)
+		return db_err(copy, HDB_ECORRUPT, "its next data key id is %u, the database's was %u..%u meanwhile", next,
+		              lo, hi);
+	MDB_cursor *c;
+	if (mdb_cursor_open(ctxn, copy->meta, &c) != MDB_SUCCESS)
+		return db_err(copy, HDB_EIO, "cannot read its key records");
+	unsigned char k0[7];
+	dek_meta_key(0, k0);
+	MDB_val mk = { sizeof(k0), k0 }, mv;
+	int rc = HDB_OK;
+	for (int mrc = mdb_cursor_get(c, &mk, &mv, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		if (mk.mv_size != 7 || memcmp(mk.mv_data, "dek", 3) != 0)
+			break;
+		uint32_t id = get_u32be((const unsigned char *)mk.mv_data + 3);
+		if (id == 0 || id >= next || mv.mv_size != DEK_REC_LEN) {
+			rc = db_err(copy, HDB_ECORRUPT, "its data key record %u is malformed or beyond the next id %u", id,
+			            next);
+			break;
+		}
+		/* a usable key unwraps (a retired one is checked by the values) */
+		const unsigned char *rec = mv.mv_data;
+		if (rec[0] == DEK_RETIRED)
+			continue;
+		struct hdb_secret *key;
+		if ((rc = dek_unwrap(copy, id, rec, &key)) != HDB_OK) {
+			char why[sizeof(copy->errmsg)];
+			memcpy(why, copy->errmsg, sizeof(why));
+			rc = db_err(copy, rc, "its %s", why);
+			break;
+		}
+		secret_free(key);
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
 	(void)sb;
@@ -963,8 +988,9 @@ static int rm_one(const char *path, const struct stat *sb, int type, struct FTW 
 	return 0;
 }
 
-/* the in-memory database's private directory, with its audit log */
-static void rm_tmpdir(const char *dir)
+/* a private directory of ours and everything in it: the in-memory
+ * database's with its audit log, a backup's partial copy */
+void db_rm_tree(const char *dir)
 {
 	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -1081,7 +1107,7 @@ static void db_release(struct hdb_db *db)
 	crypto_lib_free(db->lib);
 	db->lib = NULL;
 	if (db->tmpdir) {
-		rm_tmpdir(db->tmpdir);
+		db_rm_tree(db->tmpdir);
 		free(db->tmpdir);
 		db->tmpdir = NULL;
 	}

@@ -207,7 +207,6 @@ struct hdb_session {
 	char *user, *source_addr, *application;
 	char session_id[33];
 	bool internal;                   /* the audit shipper's own session */
-	bool keys_fixed;                 /* reads a copy: only the data keys given (sess_keys_add) */
 	char errmsg[512];
 
 	/* audit state of the open write txn (engine/trail.c) */
@@ -399,20 +398,31 @@ int db_kcv(struct hdb_db *db, const struct hdb_secret *master, unsigned char out
 int db_wrap_all(struct hdb_db *db, MDB_txn *txn, const struct hdb_secret *master);
 /* the AEAD for data key id in this session (cached) */
 int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret);
-/* A session that reads a copy of the database (engine/backup.c) knows
- * only the data keys unwrapped from the copy's records: after
- * sess_keys_fix, sess_aead never looks keys up in this database; the
- * session owns the AEADs given to sess_keys_add. */
-void sess_keys_fix(struct hdb_session *s);
-int sess_keys_add(struct hdb_session *s, uint32_t id, struct crypto_aead *a);
-int db_copy_keys(struct hdb_db *db, MDB_txn *txn, MDB_dbi meta, struct hdb_session *s);
-/* maint_readback - authenticates every value of data (a copy's "data"
- * database, in txn) through s; counts them and those that fail, of which
- * those whose bytes differ from the database's at the same key (in its
- * txn src), and names the first that fails in first ("keyspace 'x' (LMDB
- * key ...): why"). */
-int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
-                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen,
+/* Backups (engine/backup.c) read their copy back as a restore would.
+ * db_open_copy - opens the database copy in dir read-only through the open
+ * path every open takes (header, key check, keyed-hash and active data
+ * keys; the structure check is the caller's), with src's master key and no
+ * audit; ECORRUPT also when
+ * it is not src's (id, password parameters).  *ret is set even on failure
+ * (hdb_errmsg, then hdb_close). */
+int db_open_copy(struct hdb_db *src, const char *dir, struct hdb_db **ret);
+void db_rm_tree(const char *dir);
+/* db_copy_check_keys - the copy's key records that open does not read: the
+ * audit signing key unwraps, every usable data key unwraps, and the next
+ * data key id lies within the database's in txns before and after the
+ * copy, above every key's. */
+int db_copy_check_keys(struct hdb_db *copy, MDB_txn *ctxn, struct hdb_db *src, MDB_txn *before, MDB_txn *after);
+/* maint_readback - authenticates every value of the copy (session c, in
+ * its read txn) with the copy's own data keys; counts them, those that
+ * fail, and of those, the ones that are not the same damage in the
+ * database: unlike the value at that key in session s's read txn (taken
+ * before the copy), or failing where that one authenticates.  first and
+ * first_differ name the first of each ("keyspace 'x' (LMDB key ...): why"). */
+struct readback {
+	uint64_t values, bad, differ;
+	char first[1024], first_differ[1024];
+};
+int maint_readback(struct hdb_session *c, struct hdb_session *s, struct readback *r,
                    void (*tick)(void *arg, uint64_t done), void *arg);
 int meta_get_u32(struct hdb_db *db, MDB_txn *txn, const char *name, uint32_t *ret);
 int meta_put(struct hdb_db *db, MDB_txn *txn, const void *k, size_t klen, const void *v, size_t vlen);

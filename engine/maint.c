@@ -122,47 +122,55 @@ static void entry_name(struct hdb_session *s, const MDB_val *mk, char *out, size
 	memcpy(s->errmsg, keep, sizeof(keep));
 }
 
-int maint_readback(struct hdb_session *s, MDB_txn *txn, MDB_dbi data, MDB_txn *src, uint64_t *ret_values,
-                   uint64_t *ret_bad, uint64_t *ret_differ, char *first, size_t firstlen,
+/* Whether the copy's failing value mv at mk is the database's own damage:
+ * the same bytes at mk in s's snapshot, failing there too. */
+static bool same_damage(struct hdb_session *s, const MDB_val *mk, const MDB_val *mv, struct buf *scratch)
+{
+	MDB_val sv;
+	if (mdb_get(s->txn, s->db->data, (MDB_val *)mk, &sv) != MDB_SUCCESS || sv.mv_size != mv->mv_size ||
+	    memcmp(sv.mv_data, mv->mv_data, mv->mv_size) != 0)
+		return false;
+	return sess_open_value(s, mk->mv_data, mk->mv_size, &sv, scratch) != HDB_OK;
+}
+
+static void name_entry(struct objs *o, const MDB_val *mk, const char *why, char *out, size_t outlen)
+{
+	struct obj *e = classify(o, mk);
+	char kd[80];
+	describe_key(mk, kd, sizeof(kd));
+	snprintf(out, outlen, "%s '%s' (LMDB key %s): %.300s", e ? e->kind : "entry", e ? e->name : "?", kd, why);
+}
+
+int maint_readback(struct hdb_session *c, struct hdb_session *s, struct readback *r,
                    void (*tick)(void *arg, uint64_t done), void *arg)
 {
 	struct objs o = { 0 };
 	struct buf b = { 0 };
-	MDB_cursor *c;
+	MDB_cursor *cur;
 	MDB_val mk, mv;
 	int rc = HDB_OK;
-	uint64_t n = 0, bad = 0, differ = 0;
-	int mrc = mdb_cursor_open(txn, data, &c);
+	int mrc = mdb_cursor_open(c->txn, c->db->data, &cur);
 	if (mrc)
-		return sess_err(s, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
-	name_objects(s, c, &o);
-	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
-	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
-		if (++n % 4096 == 0 && tick)
-			tick(arg, n);
-		if (sess_open_value(s, mk.mv_data, mk.mv_size, &mv, &b) == HDB_OK)
+		return sess_err(c, mdb_to_hdb(mrc), "cannot open cursor: %s", mdb_strerror(mrc));
+	name_objects(c, cur, &o);
+	for (mrc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+		if (++r->values % 4096 == 0 && tick)
+			tick(arg, r->values);
+		if (sess_open_value(c, mk.mv_data, mk.mv_size, &mv, &b) == HDB_OK)
 			continue;
-		/* the same bytes in the database: it was damaged there */
-		MDB_val sv;
-		if (mdb_get(src, s->db->data, &mk, &sv) != MDB_SUCCESS || sv.mv_size != mv.mv_size ||
-		    memcmp(sv.mv_data, mv.mv_data, mv.mv_size) != 0)
-			differ++;
-		if (bad++ == 0) {
-			struct obj *e = classify(&o, &mk);
-			char kd[80];
-			describe_key(&mk, kd, sizeof(kd));
-			snprintf(first, firstlen, "%s '%s' (LMDB key %s): %.300s", e ? e->kind : "entry", e ? e->name : "?", kd,
-			         s->errmsg);
-		}
+		char why[sizeof(c->errmsg)];
+		memcpy(why, c->errmsg, sizeof(why));
+		if (r->bad++ == 0)
+			name_entry(&o, &mk, why, r->first, sizeof(r->first));
+		if (!same_damage(s, &mk, &mv, &b) && r->differ++ == 0)
+			name_entry(&o, &mk, why, r->first_differ, sizeof(r->first_differ));
 	}
 	if (mrc != MDB_NOTFOUND)
-		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read the copy: %s", mdb_strerror(mrc));
-	mdb_cursor_close(c);
+		rc = sess_err(c, mdb_to_hdb(mrc), "cannot read it: %s", mdb_strerror(mrc));
+	mdb_cursor_close(cur);
 	buf_free_wipe(&b);
 	free(o.v);
-	*ret_values = n;
-	*ret_bad = bad;
-	*ret_differ = differ;
 	return rc;
 }
 

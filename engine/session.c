@@ -171,16 +171,6 @@ static int aead_cache_add(struct hdb_session *s, uint32_t id, bool pending, stru
 	return HDB_OK;
 }
 
-void sess_keys_fix(struct hdb_session *s)
-{
-	s->keys_fixed = true;
-}
-
-int sess_keys_add(struct hdb_session *s, uint32_t id, struct crypto_aead *a)
-{
-	return aead_cache_add(s, id, false, a);
-}
-
 int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret)
 {
 	for (size_t i = 0; i < s->naeads; i++) {
@@ -189,8 +179,6 @@ int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret)
 			return HDB_OK;
 		}
 	}
-	if (s->keys_fixed)
-		return sess_err(s, HDB_ENOTFOUND, "no usable data key %u in the copy", id);
 	struct crypto_aead *a;
 	int rc = db_make_aead(s->db, s->txn, id, &a);
 	if (rc)
@@ -1073,8 +1061,7 @@ int sess_open_value(struct hdb_session *s, const unsigned char *k, size_t klen, 
 	int rc = sess_aead(s, id, &a);
 	if (rc)
 		return sess_err(s, rc == HDB_ENOTFOUND ? HDB_ECORRUPT : rc,
-		                "Decryption failed: data key %u is not available (%s)", id,
-		                s->keys_fixed ? "the copy holds no usable key of that id" : s->db->errmsg);
+		                "Decryption failed: data key %u is not available (%s)", id, s->db->errmsg);
 	size_t n = v->mv_size - ENGINE_SEAL_OVERHEAD;
 	rc = buf_reserve(out, n + 1);
 	if (rc)

@@ -2242,8 +2242,8 @@ const char *hdb_audit_pubkey_path(const struct hdb_db *db)
 
 /* Finishes detail d (begun by the caller), records one successful event
  * of a tool with it and waits until the record is on disk; frees d. */
-static int record_tool_event(struct hdb_session *s, enum audit_event_type type, const char *object,
-                             struct buf *d)
+static int record_tool_event_as(struct hdb_session *s, enum audit_event_type type, enum audit_outcome outcome,
+                                const char *error, const char *object, struct buf *d)
 {
 	int rc = audit_detail_end(d);
 	if (!rc)
@@ -2252,11 +2252,17 @@ static int record_tool_event(struct hdb_session *s, enum audit_event_type type, 
 		buf_free(d);
 		return sess_err(s, HDB_ENOMEM, "out of memory");
 	}
-	struct audit_event ev = { .type = type, .outcome = AUDIT_SUCCESS, .rows_affected = -1,
+	struct audit_event ev = { .type = type, .outcome = outcome, .error = error, .rows_affected = -1,
 		                  .object = object, .detail_json = (const char *)d->p, .time_us = now_us() };
 	rc = record_and_wait(s, &ev);
 	buf_free(d);
 	return rc;
+}
+
+static int record_tool_event(struct hdb_session *s, enum audit_event_type type, const char *object,
+                             struct buf *d)
+{
+	return record_tool_event_as(s, type, AUDIT_SUCCESS, NULL, object, d);
 }
 
 /* hdb_audit_access - one "audit_access" record (PCI DSS 10.2.1.3: access to
@@ -2280,10 +2286,12 @@ int hdb_audit_access(struct hdb_session *s, const char *tool, const char *input)
  * database or its log, with the output's SHA-256, on disk before this
  * returns.  The hash then sits in the hash-chained, signed log, so anyone
  * with the public key can prove a report is the one generated, and when. */
-int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output, const char *sha256_hex,
-                     const char *what)
+/* One export_run record: sha256_hex for a written output, error for one
+ * that failed (nothing of it left). */
+static int export_record(struct hdb_session *s, const char *tool, const char *output, const char *sha256_hex,
+                         const char *what, const char *error)
 {
-	if (!s || !tool || !output || !sha256_hex)
+	if (!s || !tool || !output || !(sha256_hex || error))
 		return HDB_EINVAL;
 	if (!s->db->audit.on)
 		return HDB_OK;
@@ -2291,8 +2299,21 @@ int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output
 	audit_detail_begin(&d);
 	audit_detail_str(&d, "tool", tool);
 	audit_detail_str(&d, "output", output);
-	audit_detail_str(&d, "sha256", sha256_hex);
+	if (sha256_hex)
+		audit_detail_str(&d, "sha256", sha256_hex);
 	if (what)
 		audit_detail_str(&d, "what", what);
-	return record_tool_event(s, AUDIT_EV_EXPORT_RUN, output, &d);
+	return record_tool_event_as(s, AUDIT_EV_EXPORT_RUN, error ? AUDIT_FAILURE : AUDIT_SUCCESS, error, output, &d);
+}
+
+int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output, const char *sha256_hex,
+                     const char *what)
+{
+	return sha256_hex ? export_record(s, tool, output, sha256_hex, what, NULL) : HDB_EINVAL;
+}
+
+int hdb_audit_export_failed(struct hdb_session *s, const char *tool, const char *output, const char *what,
+                            const char *error)
+{
+	return error ? export_record(s, tool, output, NULL, what, error) : HDB_EINVAL;
 }

@@ -205,6 +205,11 @@ int hdb_audit_access(struct hdb_session *s, const char *tool, const char *input)
  * HDB_OK when audit is disabled. */
 int hdb_audit_export(struct hdb_session *s, const char *tool, const char *output, const char *sha256_hex,
                      const char *what);
+/* hdb_audit_export_failed - records that `tool` failed to write `output`
+ * (nothing of it was left): one "export_run" record with outcome failure
+ * and the error, on disk before this returns.  HDB_OK when audit is off. */
+int hdb_audit_export_failed(struct hdb_session *s, const char *tool, const char *output, const char *what,
+                            const char *error);
 
 /* hdb_checkpoint - forces a durable sync of the data file. */
 int hdb_checkpoint(struct hdb_db *db);

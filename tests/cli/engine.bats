@@ -10,7 +10,11 @@
 load helpers
 
 setup() { hdb_setup; }
-teardown() { hdb_teardown; }
+# SMALL_MNT: a tmpfs a test mounted, unmounted however the test ends
+teardown() {
+	if [ -n "${SMALL_MNT:-}" ]; then umount "$SMALL_MNT" 2>/dev/null || true; fi
+	hdb_teardown
+}
 
 # What examples/quickstart inserts: names, an SSN, a medication, the table
 # and a column name.  None may appear in any file of an encrypted database.
@@ -287,6 +291,45 @@ plant_kv_canaries() { # DBDIR
 	hdbx backup --path "$T/db" --output "$T/bk2"
 	expect_status 0
 	expect_out_contains "values authenticated"
+}
+
+@test "engine: a backup that does not fit leaves nothing and is recorded as failed; one whose archive does not fit leaves no archive" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	"$(loadgen_bin)" fill "$T/db" 4000 >/dev/null
+	hdbx backup --path "$T/db" --output "$T/probe"
+	expect_status 0
+	size=$(stat -c %s "$T/probe/data.mdb")
+	mkdir "$T/small"
+	# room for the copy but not for the copy and its archive
+	mount -t tmpfs -o size=$((size + size / 2)) tmpfs "$T/small" 2>/dev/null ||
+		skip "cannot mount a tmpfs here"
+	SMALL_MNT=$T/small
+	hdbx backup --path "$T/db" --output "$T/small/bk.tar.gz"
+	no_crash
+	expect_status 1
+	expect_err_contains "the archive '$T/small/bk.tar.gz' was not written"
+	[ -z "$(ls -A "$T/small")" ] || { ls -la "$T/small"; false; }
+	jq -s -e --arg o "$T/small/bk.tar.gz" 'any(.[]; .event_type == "export_run" and .outcome == "failure"
+		and .detail.output == $o)' "$T/db.audit/audit.log" >/dev/null
+	# a copy that does not fit: nothing left, not even the directory
+	dd if=/dev/zero of="$T/small/fill" bs=4096 count=$((size / 4096)) 2>/dev/null || true
+	hdbx backup --path "$T/db" --output "$T/small/bk"
+	no_crash
+	expect_status 1
+	[ ! -e "$T/small/bk" ] || { ls -laR "$T/small"; false; }
+	jq -s -e 'any(.[]; .event_type == "backup_run" and .outcome == "failure" and .detail.kept == false)' \
+		"$T/db.audit/audit.log" >/dev/null
+	hdbx verify --path "$T/db"
+	expect_status 0
+}
+
+@test "engine: an archive name with a colon is a local file (tar --force-local)" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	mkdir "$T/out"
+	(cd "$T/out" && "$HDB_BIN" backup --path ../db --output db-T04:31.tar.gz >/dev/null)
+	tar --force-local -tzf "$T/out/db-T04:31.tar.gz" | grep -qx data.mdb
 }
 
 @test "engine: backup refuses an existing output and leaves it unchanged" {
