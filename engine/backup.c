@@ -2,23 +2,26 @@
  * backup.c - hot backups that are checked before they are kept.
  *
  * A backup nobody can restore is found out on the day it is needed.  So
- * hdb_backup writes LMDB's compacting copy under a temporary name in the
- * destination, syncs it, drops it from the page cache, and reads it back
- * from the disk as a restore would: the page structure (engine/pagecheck.c),
- * the header and key records under the master key this process holds, and
- * every value's authentication tag under the copy's own data keys.  Only
- * then is it named data.mdb (never over an existing one) and the directory
- * synced.  Power lost at any instant leaves either no data.mdb or a
- * complete, synced one; a temporary file left behind is named
- * data.mdb.partial-XXXXXX and holds nothing but ciphertext.
+ * hdb_backup writes LMDB's compacting copy into a private directory in the
+ * destination (backup-partial-XXXXXX), syncs it, drops it from the page
+ * cache, and reads it back from the disk as a restore would: the page
+ * structure (engine/pagecheck.c), an open through the engine's own open
+ * path with the master key this process holds, the key records that open
+ * does not read, and every value's authentication tag under the copy's own
+ * data keys.  Only then is it named data.mdb (never over an existing one)
+ * and the directory synced.  Power lost at any instant leaves either no
+ * data.mdb or a complete, synced one; a crash can leave backup-partial-*
+ * with a copy of the database (encrypted as the database is).
  *
- * A copy whose structure or key records fail is deleted: the fault is in
- * the writing (the disk under the destination), since the source was
- * checked at open; so is one with a value that fails authentication where
- * the database's value at that key does not (or differs).  A copy whose
- * failing values are byte for byte the database's is kept and reported:
- * they were copied from a damaged database, and the rest of the copy is
- * the best backup there is.
+ * What fails in the copy is compared with the database as it was before
+ * the copy was taken (a read txn held across it, so that a writer
+ * meanwhile cannot change the verdict): a value or key record with the
+ * same bytes there, failing there too, is the database's own damage, and
+ * the copy is kept and reported (the rest of it is the best backup there
+ * is).  Anything else is damage done in the writing (the disk under the
+ * destination): the copy is deleted.  The cost of the held read txn: a
+ * busy writer cannot reuse pages freed during the backup, as with any
+ * long reader (docs/cli.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +32,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "engine_int.h"
 #include "pagecheck.h"
@@ -104,26 +109,56 @@ static void readback_tick(void *p, uint64_t done)
 	t->fn(t->arg, HDB_BACKUP_READBACK, done < t->total ? done : t->total, t->total);
 }
 
-/* Reads the copy in sub back as a restore would: open (structure, header,
- * keys), the key records open does not read, every value.  s is an
- * internal session on db whose read txn was taken before the copy.  On
- * HDB_OK the copy is sound, or only holds the database's own damaged
- * values (r->bad > r->differ == 0); otherwise db->errmsg says what of the
- * copy is wrong. */
+/* Whether the master key this process holds is still the database's (a
+ * rotate-key elsewhere replaces the key check). */
+static bool master_current(struct hdb_db *db, MDB_txn *txn)
+{
+	MDB_val k = META_KEY("kcv"), v;
+	unsigned char want[32];
+	return mdb_get(txn, db->meta, &k, &v) == MDB_SUCCESS && v.mv_size == 32 &&
+	       db_kcv(db, db->master, want) == HDB_OK && CRYPTO_memcmp(want, v.mv_data, 32) == 0;
+}
+
+/* Reads the copy in sub back as a restore would: open (header, keys), the
+ * key records open does not read, every value.  s is an internal session
+ * on db whose read txn was taken before the copy.  HDB_OK: the copy is
+ * sound, or holds only the database's own damage (r->bad, r->same_keys).
+ * Otherwise db->errmsg says why, and *damage whether it is damage to the
+ * copy (else: out of memory, I/O, the master key changed meanwhile). */
 static int readback(struct hdb_db *db, struct hdb_session *s, const char *sub, struct hdb_backup_info *fig,
-                    struct readback *r, hdb_backup_progress_fn fn, void *arg)
+                    struct readback *r, bool *damage, hdb_backup_progress_fn fn, void *arg)
 {
 	struct hdb_db *copy = NULL;
 	struct hdb_session *c = NULL;
 	MDB_txn *after = NULL;
 	char f[4300], err[256];
 	size_t psize;
+	*damage = false;
 	snprintf(f, sizeof(f), "%s/data.mdb", sub);
+	int rc;
+	int mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &after);
+	if (mrc)
+		return db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
 	if (pagecheck_metas(f, &psize, err, sizeof(err)) != 0 ||
-	    pagecheck_file(f, psize, PAGECHECK_NEWEST, ENGINE_MAP_SIZE / psize, err, sizeof(err)) != 0)
-		return db_err(db, HDB_ECORRUPT, "its page structure is damaged (%s)", err);
-	int rc = db_open_copy(db, sub, &copy);
+	    pagecheck_file(f, psize, PAGECHECK_NEWEST, ENGINE_MAP_SIZE / psize, err, sizeof(err)) != 0) {
+		*damage = true;
+		rc = db_err(db, HDB_ECORRUPT, "its page structure is damaged (%s)", err);
+		goto out;
+	}
+	rc = db_open_copy(db, sub, &copy);
+	if (rc == HDB_EKEY && db->encrypted && !master_current(db, after)) {
+		rc = db_err(db, HDB_EKEY, "the database's master key was changed (rotate-key) after this process opened "
+		            "it: open it again and take the backup again");
+		goto out;
+	}
+	if (rc && rc != HDB_ENOMEM && rc != HDB_EIO && rc != HDB_EFULL && db_copy_opens_like(db, s->txn, f)) {
+		rc = db_err(db, rc, "%s, in the database's own key records as in the copy: the database will not open "
+		            "again (this process still holds its keys); restore it from an older backup",
+		            hdb_errmsg(copy));
+		goto out;
+	}
 	if (rc) {
+		*damage = rc != HDB_ENOMEM && rc != HDB_EIO && rc != HDB_EFULL;
 		rc = db_err(db, rc, "%s", copy ? hdb_errmsg(copy) : "out of memory");
 		goto out;
 	}
@@ -132,12 +167,9 @@ static int readback(struct hdb_db *db, struct hdb_session *s, const char *sub, s
 		rc = db_err(db, rc, "cannot read it: %s", c ? hdb_session_errmsg(c) : hdb_errmsg(copy));
 		goto out;
 	}
-	int mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &after);
-	if (mrc) {
-		rc = db_err(db, mdb_to_hdb(mrc), "cannot begin transaction: %s", mdb_strerror(mrc));
-		goto out;
-	}
-	if ((rc = db_copy_check_keys(copy, c->txn, db, s->txn, after)) != HDB_OK) {
+	rc = db_copy_check_keys(copy, c->txn, db, s->txn, after, r);
+	if (rc) {
+		*damage = rc != HDB_ENOMEM && rc != HDB_EIO;
 		rc = db_err(db, rc, "%s", hdb_errmsg(copy));
 		goto out;
 	}
@@ -148,10 +180,11 @@ static int readback(struct hdb_db *db, struct hdb_session *s, const char *sub, s
 	fig->bad = r->bad;
 	if (rc)
 		db_err(db, rc, "%s", hdb_session_errmsg(c));
-	else if (r->differ)
+	else if (r->differ) {
+		*damage = true;
 		rc = db_err(db, HDB_ECORRUPT, "%llu value(s) fail authentication where the database's do not (first: %s)",
 		            (unsigned long long)r->differ, r->first_differ);
-	else if (fn)
+	} else if (fn)
 		fn(arg, HDB_BACKUP_READBACK, r->values, r->values);
 out:
 	if (after)
@@ -265,15 +298,17 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 	close(fd);
 	fd = -1;
 	trail_test_point(TRAIL_TP_BACKUP_WRITTEN);
-	rc = readback(db, s, sub, &fig, r, progress, arg);
+	bool damage;
+	rc = readback(db, s, sub, &fig, r, &damage, progress, arg);
 	if (rc) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));
-		/* whatever of the copy is wrong (a key check, a missing key) is damage */
-		if (rc != HDB_ENOMEM && rc != HDB_EIO && rc != HDB_EFULL)
-			rc = HDB_ECORRUPT;
-		rc = db_err(db, rc, "the backup read back from '%s' fails its check: %s; nothing was kept (check the "
-		            "disk under '%s'; the database itself was checked when it was opened)", dir, why, dir);
+		if (!damage)
+			rc = db_err(db, rc, "cannot read the backup back: %s; nothing was kept", why);
+		else
+			rc = db_err(db, HDB_ECORRUPT, "the backup read back from '%s' fails its check: %s; nothing was kept "
+			            "(check the disk under '%s'; the database itself was checked when it was opened)", dir,
+			            why, dir);
 		goto out;
 	}
 	if (place(dfd, from) != 0) {
@@ -290,9 +325,13 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 	if (fig.bad)
 		rc = db_err(db, HDB_ECORRUPT,
 		            "%llu of its %llu values fail authentication as copied from the database (the backup is "
-		            "kept: the rest of it is the best copy there is); first: %s; `verify` on the database "
+		            "kept: the rest of it is the best copy there is); first: %s%s%s; `verify` on the database "
 		            "lists them (restore them from an older backup)", (unsigned long long)fig.bad,
-		            (unsigned long long)fig.values, r->first);
+		            (unsigned long long)fig.values, r->first, r->same_keys[0] ? "; also " : "", r->same_keys);
+	else if (r->same_keys[0])
+		rc = db_err(db, HDB_ECORRUPT,
+		            "in the database %s, and so in the backup (kept: it is as good as the database); `verify` "
+		            "on the database checks the rest", r->same_keys);
 out:
 	if (fd >= 0)
 		close(fd);

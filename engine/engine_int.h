@@ -158,6 +158,7 @@ struct hdb_db {
 	MDB_dbi meta, data;
 	bool encrypted;
 	bool rdonly;
+	bool nolock;                     /* a backup's copy: opened MDB_NOLOCK (db_open_copy) */
 	bool created_dir, created_files;  /* by this open: removed if it fails */
 	unsigned char id[ENGINE_ID_LEN];
 	char id_hex[2 * ENGINE_ID_LEN + 1];
@@ -410,8 +411,17 @@ void db_rm_tree(const char *dir);
 /* db_copy_check_keys - the copy's key records that open does not read: the
  * audit signing key unwraps, every usable data key unwraps, and the next
  * data key id lies within the database's in txns before and after the
- * copy, above every key's. */
-int db_copy_check_keys(struct hdb_db *copy, MDB_txn *ctxn, struct hdb_db *src, MDB_txn *before, MDB_txn *after);
+ * copy, above every key's.  A record that fails with the same bytes in the
+ * database before the copy is the database's own damage: not an error,
+ * said in r->same_keys (and r->same_ids for data keys). */
+/* db_copy_opens_like - whether the records an open reads (header, key
+ * check, keyed-hash key, active data key) are in the copy at file what the
+ * database held in before: then a copy that does not open is the
+ * database's own damage (it would not open again either). */
+bool db_copy_opens_like(struct hdb_db *src, MDB_txn *before, const char *file);
+struct readback;
+int db_copy_check_keys(struct hdb_db *copy, MDB_txn *ctxn, struct hdb_db *src, MDB_txn *before, MDB_txn *after,
+                       struct readback *r);
 /* maint_readback - authenticates every value of the copy (session c, in
  * its read txn) with the copy's own data keys; counts them, those that
  * fail, and of those, the ones that are not the same damage in the
@@ -421,6 +431,9 @@ int db_copy_check_keys(struct hdb_db *copy, MDB_txn *ctxn, struct hdb_db *src, M
 struct readback {
 	uint64_t values, bad, differ;
 	char first[1024], first_differ[1024];
+	char same_keys[128];  /* a key record damaged in the database too (db_copy_check_keys) */
+	uint32_t same_ids[8]; /* data keys whose records are: their values count as the database's damage */
+	size_t nsame;
 };
 int maint_readback(struct hdb_session *c, struct hdb_session *s, struct readback *r,
                    void (*tick)(void *arg, uint64_t done), void *arg);

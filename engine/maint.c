@@ -123,13 +123,21 @@ static void entry_name(struct hdb_session *s, const MDB_val *mk, char *out, size
 }
 
 /* Whether the copy's failing value mv at mk is the database's own damage:
- * the same bytes at mk in s's snapshot, failing there too. */
-static bool same_damage(struct hdb_session *s, const MDB_val *mk, const MDB_val *mv, struct buf *scratch)
+ * the same bytes at mk in s's snapshot, failing there too, or sealed
+ * under a data key whose record is damaged in the database as well. */
+static bool same_damage(struct hdb_session *s, const struct readback *r, const MDB_val *mk, const MDB_val *mv,
+                        struct buf *scratch)
 {
 	MDB_val sv;
 	if (mdb_get(s->txn, s->db->data, (MDB_val *)mk, &sv) != MDB_SUCCESS || sv.mv_size != mv->mv_size ||
 	    memcmp(sv.mv_data, mv->mv_data, mv->mv_size) != 0)
 		return false;
+	if (s->db->encrypted && mv->mv_size >= ENGINE_SEAL_OVERHEAD) {
+		uint32_t id = sealed_key_id(mv);
+		for (size_t i = 0; i < r->nsame; i++)
+			if (r->same_ids[i] == id)
+				return true;
+	}
 	return sess_open_value(s, mk->mv_data, mk->mv_size, &sv, scratch) != HDB_OK;
 }
 
@@ -163,7 +171,7 @@ int maint_readback(struct hdb_session *c, struct hdb_session *s, struct readback
 		memcpy(why, c->errmsg, sizeof(why));
 		if (r->bad++ == 0)
 			name_entry(&o, &mk, why, r->first, sizeof(r->first));
-		if (!same_damage(s, &mk, &mv, &b) && r->differ++ == 0)
+		if (!same_damage(s, r, &mk, &mv, &b) && r->differ++ == 0)
 			name_entry(&o, &mk, why, r->first_differ, sizeof(r->first_differ));
 	}
 	if (mrc != MDB_NOTFOUND)

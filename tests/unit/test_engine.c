@@ -1828,6 +1828,141 @@ static void test_backup_damage_rewritten_meanwhile(void **state)
 	assert_int_equal(bi.bad, 1);
 }
 
+/* flips the byte at skip into the value of meta record name, the one LMDB
+ * reads now, in the database at dir while this process holds it open: a
+ * child process (LMDB allows one open per process) finds the value's place
+ * in the map.  Flipping it again restores it, if no commit moved the
+ * record in between (key records move when they change). */
+static void flip_live_meta(const char *dir, const void *name, size_t namelen, long skip)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi meta;
+		MDB_val k = { namelen, (void *)name }, v;
+		long off = -1;
+		if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 4) == 0 &&
+		    mdb_env_set_mapsize(env, (size_t)64 << 30) == 0 && mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0 &&
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 && mdb_dbi_open(txn, "meta", 0, &meta) == 0 &&
+		    mdb_get(txn, meta, &k, &v) == 0 && (long)v.mv_size > skip) {
+			/* the map is page-aligned and a page starts with its number */
+			uintptr_t at = (uintptr_t)v.mv_data, page = at & ~(uintptr_t)4095;
+			uint64_t pgno;
+			memcpy(&pgno, (const void *)page, sizeof(pgno));
+			off = (long)(pgno * 4096 + (at - page)) + skip;
+		}
+		_exit(write(fds[1], &off, sizeof(off)) == sizeof(off) ? 0 : 1);
+	}
+	close(fds[1]);
+	long off = -1;
+	assert_int_equal(read(fds[0], &off, sizeof(off)), sizeof(off));
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(off > 0);
+	char file[800];
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	flip_byte(file, off, 0x40);
+}
+
+/* Key records damaged in the database itself are the database's damage,
+ * not the copy's: the backup is kept and says so (the first read-back
+ * sent the operator to the backup's disk and kept nothing).  The active
+ * data key's record: this process unwrapped it at open and still reads
+ * its values; on disk, and in any restore, they fail. */
+static void test_backup_of_damaged_key_records_kept(void **state)
+{
+	struct fx *f = *state;
+	/* no audit: no commit of the shipper's may move a record between its
+	 * lookup and its flip */
+	fx_close(f);
+	assert_int_equal(hdb_config_apply(f->cfg, "audit.enabled = false"), HDB_OK);
+	fx_open(f, 0);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "k", 1, "v", 1), HDB_OK);
+	char dir[700];
+	flip_live_meta(f->path, "audit_sign", 10, 20);
+	snprintf(dir, sizeof(dir), "%s/bk1", f->dir);
+	struct hdb_backup_info bi;
+	int rc = hdb_backup(f->db, dir, NULL, NULL, &bi);
+	if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(f->db), "in the database the audit signing key record fails"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(f->db));
+	assert_true(bi.kept);
+	assert_int_equal(bi.bad, 0);
+	flip_live_meta(f->path, "audit_sign", 10, 20);
+	/* the active data key's wrapped bytes: the database would not open
+	 * again, and neither would the backup (not kept; not the disk's fault) */
+	flip_live_meta(f->path, "dek\0\0\0\1", 7, 30);
+	snprintf(dir, sizeof(dir), "%s/bk2", f->dir);
+	rc = hdb_backup(f->db, dir, NULL, NULL, &bi);
+	if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(f->db), "in the database's own key records as in the copy") ||
+	    strstr(hdb_errmsg(f->db), "check the disk"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(f->db));
+	assert_false(bi.kept);
+	flip_live_meta(f->path, "dek\0\0\0\1", 7, 30);
+	/* an older data key's record (values sealed under it fail on disk as in
+	 * the copy): kept, every one of them named as the database's */
+	fx_close(f);
+	assert_int_equal(hdb_config_set_max_encryptions(f->cfg, 10), HDB_OK);
+	fx_open(f, 0);
+	for (int i = 0; i < 25; i++) {
+		char k[16];
+		int kl = snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(hdb_kv_put(f->s, "sw", k, (size_t)kl, "v", 1), HDB_OK);
+	}
+	flip_live_meta(f->path, "dek\0\0\0\1", 7, 30);
+	snprintf(dir, sizeof(dir), "%s/bk3", f->dir);
+	rc = hdb_backup(f->db, dir, NULL, NULL, &bi);
+	if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(f->db), "also the record of data key 1 fails authentication"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(f->db));
+	assert_true(bi.kept);
+	assert_true(bi.bad >= 1 && bi.bad < bi.values);
+	flip_live_meta(f->path, "dek\0\0\0\1", 7, 30);
+	assert_int_equal(hdb_config_set_max_encryptions(f->cfg, UINT64_C(1) << 30), HDB_OK);
+	assert_int_equal(hdb_config_apply(f->cfg, "audit.enabled = true"), HDB_OK);
+}
+
+/* Another process rotates the master key: this process's backups are
+ * refused as such, not as damage to the backup's disk. */
+static void test_backup_after_rotation_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hdb_db *db = NULL;
+		struct hdb_session *s = NULL;
+		struct hdb_config *ncfg = NULL;
+		struct hdb_principal who = { "rotator", NULL, NULL };
+		setenv("NEW_KEY", TEST_KEY2_HEX, 1);
+		int ok = hdb_open(f->path, f->cfg, 0, &db) == HDB_OK && hdb_session_open(db, &who, &s) == HDB_OK &&
+		         hdb_config_new(&ncfg) == HDB_OK &&
+		         hdb_config_set_key_source(ncfg, HDB_KEY_ENVIRONMENT, "NEW_KEY") == HDB_OK &&
+		         hdb_rotate_master_key(s, ncfg) == HDB_OK;
+		hdb_session_close(s);
+		hdb_close(db);
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/bk", f->dir);
+	struct hdb_backup_info bi;
+	int rc = hdb_backup(f->db, dir, NULL, NULL, &bi);
+	if (rc != HDB_EKEY || !strstr(hdb_errmsg(f->db), "master key was changed (rotate-key)") ||
+	    strstr(hdb_errmsg(f->db), "check the disk"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(f->db));
+	assert_false(bi.kept);
+	/* the fixture reopens with the new key */
+	fx_close(f);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY2_HEX, 1);
+	fx_open(f, 0);
+}
+
 static void test_backup_verifies(void **state)
 {
 	struct fx *f = *state;
@@ -2001,6 +2136,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backup_damaged_copy_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_of_damaged_database_kept_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_damage_rewritten_meanwhile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_of_damaged_key_records_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_after_rotation_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_never_over_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poisoned_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
