@@ -566,6 +566,11 @@ static void checklist_print(const struct checklist *cl, const char *check, bool 
 		printf("],");
 }
 
+static void progress(void *arg, uint64_t done, uint64_t total)
+{
+	cli_progress(arg, done, total);
+}
+
 static int cmd_verify(const struct opts *o)
 {
 	static const char *const checks[] = { "encryption", "integrity", "audit", "keys", "profile", "all" };
@@ -643,7 +648,10 @@ static int cmd_verify(const struct opts *o)
 		if (!json)
 			printf("\nStored values\n");
 		vc.quiet = json;
-		rc = hdb_verify(s, HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY, print_verify, &vc);
+		struct cli_progress pg;
+		cli_progress_late(&pg, "verify", "values");
+		rc = hdb_verify_progress(s, HDB_VERIFY_ENCRYPTION | HDB_VERIFY_INTEGRITY, print_verify, &vc, progress,
+		                         &pg);
 		if (rc) {
 			integrity = "FAILED";
 			if (!json)
@@ -821,21 +829,12 @@ static void backup_summary(const char *where, const struct hdb_backup_info *bi, 
 /* Progress of a backup: shown once it has taken a second (a small one
  * prints nothing), a bar on a terminal, else a line every 10 %. */
 struct backup_progress {
-	struct timespec start;
 	struct cli_progress copy, readback;
-	bool shown;
 };
 
 static void backup_progress(void *arg, enum hdb_backup_phase phase, uint64_t done, uint64_t total)
 {
 	struct backup_progress *b = arg;
-	if (!b->shown) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - b->start.tv_sec) * 1000 + (now.tv_nsec - b->start.tv_nsec) / 1000000 < 1000)
-			return;
-		b->shown = true;
-	}
 	cli_progress(phase == HDB_BACKUP_COPY ? &b->copy : &b->readback, done, total);
 }
 
@@ -854,10 +853,8 @@ static int cmd_backup(const struct opts *o)
 	int ret = 0;
 	struct hdb_backup_info bi;
 	struct backup_progress bp;
-	clock_gettime(CLOCK_MONOTONIC, &bp.start);
-	bp.shown = false;
-	cli_progress_init(&bp.copy, "backup: copying", NULL, true);
-	cli_progress_init(&bp.readback, "backup: reading back", "values", true);
+	cli_progress_late(&bp.copy, "backup: copying", NULL);
+	cli_progress_late(&bp.readback, "backup: reading back", "values");
 	bool tgz = ends_with(o->output, ".tar.gz") || ends_with(o->output, ".tgz");
 	if (!tgz) {
 		int rc = hdb_backup(db, o->output, backup_progress, &bp, &bi);
@@ -960,10 +957,6 @@ out:
 	return ret;
 }
 
-static void progress(void *arg, uint64_t done, uint64_t total)
-{
-	cli_progress(arg, done, total);
-}
 
 static int cmd_rekey(const struct opts *o)
 {

@@ -19,12 +19,32 @@ void cli_progress_init(struct cli_progress *p, const char *label, const char *un
 	p->tty = isatty(STDERR_FILENO) == 1;
 	p->lines = lines;
 	p->last = -1;
+	p->delay_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+void cli_progress_late(struct cli_progress *p, const char *label, const char *unit)
+{
+	cli_progress_init(p, label, unit, true);
+	p->delay_ms = 1000;
 }
 
 void cli_progress(struct cli_progress *p, uint64_t done, uint64_t total)
 {
+	if (p->delay_ms && p->last < 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (long)(now.tv_sec - p->start.tv_sec) * 1000 + (now.tv_nsec - p->start.tv_nsec) / 1000000;
+		if (ms < (long)p->delay_ms)
+			return;
+	}
 	if (done > total)
 		done = total;
+	if (p->delay_ms && p->last < 0 && !p->tty && done < total) {
+		/* late lines start at the next multiple of 10 %, not at 69 % */
+		p->last = total ? (int)(done * 100 / total) : 100;
+		return;
+	}
 	int pct = total ? (int)(done * 100 / total) : 100;
 	/* the same percentage again: redrawn only when it shows counts */
 	if (pct == p->last && !(p->tty && p->unit && pct < 100))

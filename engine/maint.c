@@ -273,6 +273,12 @@ struct keycount {
 
 int hdb_verify(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg)
 {
+	return hdb_verify_progress(s, what, fn, arg, NULL, NULL);
+}
+
+int hdb_verify_progress(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg, hdb_progress_fn progress,
+                        void *parg)
+{
 	struct op op = OP_INIT(AUDIT_EV_VERIFY_RUN, NULL);
 	if (!s)
 		return HDB_EINVAL;
@@ -294,8 +300,12 @@ int hdb_verify(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg
 	}
 	name_objects(s, c, &o);
 	MDB_val mk, mv;
+	MDB_stat st;
+	uint64_t total = progress && mdb_stat(s->txn, s->db->data, &st) == MDB_SUCCESS ? st.ms_entries : 0, done = 0;
 	for (mrc = mdb_cursor_get(c, &mk, &mv, MDB_FIRST); mrc == MDB_SUCCESS;
 	     mrc = mdb_cursor_get(c, &mk, &mv, MDB_NEXT)) {
+		if (progress && ++done % 4096 == 0)
+			progress(parg, done < total ? done : total, total);
 		struct obj *e = classify(&o, &mk);
 		if (!e) {
 			rc = sess_err(s, HDB_ENOMEM, "out of memory");
@@ -332,6 +342,8 @@ int hdb_verify(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg
 		}
 		kc[i].n++;
 	}
+	if (progress && rc == HDB_OK && mrc == MDB_NOTFOUND)
+		progress(parg, done, done);
 	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND && rc == HDB_OK)
 		rc = sess_err(s, mdb_to_hdb(mrc), "cannot read database: %s", mdb_strerror(mrc));
 	mdb_cursor_close(c);

@@ -451,6 +451,13 @@ typedef int (*hdb_verify_fn)(void *arg, const struct hdb_verify_item *it);
 /* Authenticates every stored value.  Returns HDB_OK when all are good,
  * HDB_ECORRUPT when any is not (the first is in hdb_session_errmsg()). */
 int hdb_verify(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg);
+/* Progress of long work: done of total so far. */
+typedef void (*hdb_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* hdb_verify_progress - hdb_verify, calling progress(parg, done, total)
+ * every 4096 values and once at the end (total: the entries the data file
+ * holds). */
+int hdb_verify_progress(struct hdb_session *s, unsigned what, hdb_verify_fn fn, void *arg, hdb_progress_fn progress,
+                        void *parg);
 
 /* hdb_rotate_master_key - rewraps every data key under the master key of
  * new_cfg in one transaction.  Killed at any instant, the database opens
@@ -461,7 +468,6 @@ int hdb_rotate_master_key(struct hdb_session *s, const struct hdb_config *new_cf
  * of `batch` values per write transaction, so readers and writers go on.
  * Resumable: a rekey interrupted by a crash continues where it stopped.
  * progress(arg, done, total) is called after each batch. */
-typedef void (*hdb_progress_fn)(void *arg, uint64_t done, uint64_t total);
 int hdb_rekey(struct hdb_session *s, size_t batch, hdb_progress_fn progress, void *arg);
 
 /* hdb_keygen_hex - 64 hex characters from the CSPRNG plus NUL into out[65]. */

@@ -1340,6 +1340,43 @@ static int key_count(void *arg, const struct hdb_key_info *ki)
 	return 0;
 }
 
+struct vprogress {
+	unsigned calls, bad;
+	uint64_t done, total;
+};
+
+static void vprogress_fn(void *arg, uint64_t done, uint64_t total)
+{
+	struct vprogress *p = arg;
+	if (done < p->done || done > total || (p->calls && total != p->total))
+		p->bad++;
+	p->calls++;
+	p->done = done;
+	p->total = total;
+}
+
+/* verify tells its progress every 4096 values, ending at done == total ==
+ * the entries it walked */
+static void test_verify_progress(void **state)
+{
+	struct fx *f = *state;
+	struct hdb_kv_op ops[1000];
+	char keys[1000][32];
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 1000; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "p%d-%d", round, i);
+			ops[i] = (struct hdb_kv_op){ keys[i], strlen(keys[i]), "v", 1 };
+		}
+		assert_int_equal(hdb_kv_write_batch(f->s, "prog", ops, 1000), HDB_OK);
+	}
+	struct vprogress p = { 0 };
+	assert_int_equal(hdb_verify_progress(f->s, HDB_VERIFY_INTEGRITY, NULL, NULL, vprogress_fn, &p), HDB_OK);
+	assert_int_equal(p.bad, 0);
+	assert_true(p.calls >= 3); /* 4096, 8192, the end */
+	assert_true(p.total >= 10000);
+	assert_int_equal(p.done, p.total);
+}
+
 /* NIST SP 800-38D 8.3: switch data keys at the configured count. */
 static void test_data_key_switch(void **state)
 {
@@ -2127,6 +2164,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_and_paste, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_key_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_progress, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_master_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, teardown),
