@@ -307,8 +307,7 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 			rc = db_err(db, rc, "cannot read the backup back: %s; nothing was kept", why);
 		else
 			rc = db_err(db, HDB_ECORRUPT, "the backup read back from '%s' fails its check: %s; nothing was kept "
-			            "(check the disk under '%s'; the database itself was checked when it was opened)", dir,
-			            why, dir);
+			            "(check the disk under '%s')", dir, why, dir);
 		goto out;
 	}
 	if (place(dfd, from) != 0) {
@@ -337,7 +336,7 @@ out:
 		close(fd);
 	hdb_session_close(s);
 	if (made_sub)
-		db_rm_tree(sub); /* the copy unless it was named; the read-back's lock file */
+		db_rm_tree(sub); /* with the copy, unless it was named */
 	if (dfd >= 0)
 		close(dfd);
 	if (made_dir && !fig.kept)
