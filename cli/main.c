@@ -35,6 +35,7 @@
 #include "heliosdb.h"
 #include "keys.h"
 #include "toml.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -762,13 +763,9 @@ static int make_archive(const char *archive, const char *dir, char *why, size_t 
 		snprintf(why, whylen, "it does not read back (tar -tzf fails: check the disk)");
 		goto fail;
 	}
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, archive, RENAME_NOREPLACE) != 0) {
-		bool nr = errno == EINVAL || errno == ENOSYS || errno == ENOTSUP;
-		if (!nr || link(tmp, archive) != 0) {
-			snprintf(why, whylen, "cannot name it: %s", strerror(errno));
-			goto fail;
-		}
-		(void)unlink(tmp);
+	if (rename_noreplace(AT_FDCWD, tmp, AT_FDCWD, archive) != 0) {
+		snprintf(why, whylen, "cannot name it: %s", strerror(errno));
+		goto fail;
 	}
 	char parent[4096];
 	snprintf(parent, sizeof(parent), "%s", archive);

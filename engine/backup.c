@@ -194,20 +194,6 @@ out:
 	return rc;
 }
 
-/* Names sub/data.mdb `data.mdb` in dfd unless one exists; a file system
- * without RENAME_NOREPLACE gets link + unlink, equally exclusive. */
-static int place(int dfd, const char *from)
-{
-	if (renameat2(dfd, from, dfd, "data.mdb", RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-		return -1;
-	if (linkat(dfd, from, dfd, "data.mdb", 0) != 0)
-		return -1;
-	(void)unlinkat(dfd, from, 0);
-	return 0;
-}
-
 static void backup_audit(struct hdb_db *db, const char *dir, const struct hdb_backup_info *fig, int rc)
 {
 	struct buf d = { 0 };
@@ -310,7 +296,7 @@ int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progre
 			            "(check the disk under '%s')", dir, why, dir);
 		goto out;
 	}
-	if (place(dfd, from) != 0) {
+	if (rename_noreplace(dfd, from, dfd, "data.mdb") != 0) {
 		rc = db_err(db, errno == EEXIST ? HDB_EEXIST : HDB_EIO, "cannot name the backup '%s/data.mdb': %s", dir,
 		            strerror(errno));
 		goto out;

@@ -1,9 +1,12 @@
 /* util.c - buffers, hex, error names.  See util.h. */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -194,4 +197,16 @@ const char *hdb_strerror(int rc)
 void hdb_free(void *p)
 {
 	free(p);
+}
+
+int rename_noreplace(int fromdir, const char *from, int todir, const char *to)
+{
+	if (renameat2(fromdir, from, todir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+	if (linkat(fromdir, from, todir, to, 0) != 0)
+		return -1;
+	(void)unlinkat(fromdir, from, 0);
+	return 0;
 }

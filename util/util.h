@@ -62,4 +62,9 @@ void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(
 /* xstrdup/xstrndup - strdup that returns NULL on OOM (no abort). */
 char *xstrndup(const char *s, size_t n);
 
+/* rename_noreplace - renameat(from, to) unless `to` exists (then -1 with
+ * errno EEXIST, never through a symlink at `to`); a file system without
+ * RENAME_NOREPLACE gets link + unlink, equally exclusive.  0 or -1/errno. */
+int rename_noreplace(int fromdir, const char *from, int todir, const char *to);
+
 #endif

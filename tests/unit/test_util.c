@@ -1,6 +1,10 @@
 /* test_util.c - shared helpers: hex (exhaustively), buffers, secrets, error names. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "secret.h"
 #include "util.h"
 
@@ -35,6 +39,54 @@ static void test_hex_exhaustive(void **state)
 	char enc[5];
 	hex_encode("\x01\xfe", 2, enc);
 	assert_string_equal(enc, "01fe");
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static bool file_is(const char *path, const char *text)
+{
+	char got[64] = "";
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	return strcmp(got, text) == 0;
+}
+
+/* rename_noreplace: never over a file, never through a symlink */
+static void test_rename_noreplace(void **state)
+{
+	(void)state;
+	char *d = tu_mkdtemp();
+	char a[600], b[600], l[600], t[600];
+	snprintf(a, sizeof(a), "%s/a", d);
+	snprintf(b, sizeof(b), "%s/b", d);
+	snprintf(l, sizeof(l), "%s/l", d);
+	snprintf(t, sizeof(t), "%s/target", d);
+	put_file(a, "new");
+	put_file(b, "old");
+	assert_int_equal(rename_noreplace(AT_FDCWD, a, AT_FDCWD, b), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_true(file_is(a, "new") && file_is(b, "old"));
+	assert_int_equal(symlink(t, l), 0); /* dangling: renaming through it would create target */
+	assert_int_equal(rename_noreplace(AT_FDCWD, a, AT_FDCWD, l), -1);
+	assert_int_equal(errno, EEXIST);
+	struct stat sb;
+	assert_int_equal(stat(t, &sb), -1);
+	assert_int_equal(unlink(b), 0);
+	assert_int_equal(rename_noreplace(AT_FDCWD, a, AT_FDCWD, b), 0);
+	assert_true(file_is(b, "new"));
+	assert_int_equal(stat(a, &sb), -1);
+	tu_rmrf(d);
+	free(d);
 }
 
 static void test_buf(void **state)
@@ -80,6 +132,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_exhaustive),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_rename_noreplace),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_strerror),
 	};
