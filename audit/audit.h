@@ -267,6 +267,11 @@ int audit_file_sync(struct audit_file *f, char *err, size_t errlen);
 /* audit_segments - the segment files of log_file in order (rotated ones
  * by name, then the active one); free with hdb_free_names(). */
 int audit_segments(const char *log_file, char ***ret, size_t *ret_n, char *err, size_t errlen);
+/* audit_log_record - hash, prev_hash and db_id (hex; ret_db_id may be
+ * NULL) of the record with that seq in log_file's segments; HDB_ENOTFOUND
+ * when none holds it. */
+int audit_log_record(const char *log_file, uint64_t seq, unsigned char ret_hash[32], unsigned char ret_prev[32],
+                     char ret_db_id[33], char *err, size_t errlen);
 /* audit_dir_logs - the logs in directory dir ("DIR/NAME.log" for every
  * *.log and every base of rotated segments), sorted, each once; free with
  * hdb_free_names().  HDB_EIO (unreadable directory) or HDB_ENOMEM. */

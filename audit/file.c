@@ -902,6 +902,85 @@ out:
 	return HDB_OK;
 }
 
+/* audit_log_record - the hash, prev_hash and db_id of record `seq` of the log
+ * log_file, whichever segment holds it.  Segments are searched newest
+ * first by their first record, then the one that may hold seq is read
+ * line by line (a whole-line parse only of the line with that seq).
+ * HDB_ENOTFOUND when no segment holds it (retention deleted it, or it was
+ * never written), HDB_ECORRUPT when the line with that seq is not a
+ * record, HDB_EIO, HDB_ENOMEM. */
+int audit_log_record(const char *log_file, uint64_t seq, unsigned char ret_hash[32], unsigned char ret_prev[32],
+                     char ret_db_id[33], char *err, size_t errlen)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = audit_segments(log_file, &names, &n, err, errlen);
+	if (rc)
+		return rc;
+	rc = HDB_ENOTFOUND;
+	errf(err, errlen, "record %llu is not in the audit log '%s'", (unsigned long long)seq, log_file);
+	for (size_t i = n; i-- > 0;) {
+		int fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		if (fd < 0) {
+			errf(err, errlen, "cannot open audit log segment '%s': %s", names[i], strerror(errno));
+			rc = HDB_EIO;
+			break;
+		}
+		uint64_t first = 0;
+		int64_t t;
+		if (!read_first(fd, &first, &t) || first > seq) {
+			close(fd);
+			continue; /* empty, or it begins after seq: an older one may hold it */
+		}
+		FILE *fp = fdopen(fd, "r");
+		if (!fp) {
+			close(fd);
+			rc = HDB_ENOMEM;
+			errf(err, errlen, "out of memory");
+			break;
+		}
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+		static const char pre[] = "{\"seq\":";
+		while ((len = getline(&line, &cap, fp)) > 0) {
+			if (line[len - 1] == '\n')
+				line[--len] = '\0';
+			if ((size_t)len < sizeof(pre) || memcmp(line, pre, sizeof(pre) - 1) != 0)
+				continue;
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(line + sizeof(pre) - 1, &end, 10);
+			if (errno || *end != ',' || v < seq)
+				continue;
+			if (v > seq)
+				break;
+			json_object *o = json_tokener_parse(line), *h, *p, *id;
+			if (o && json_object_object_get_ex(o, "hash", &h) && json_object_object_get_ex(o, "prev_hash", &p) &&
+			    json_object_object_get_ex(o, "db_id", &id) && json_object_is_type(id, json_type_string) &&
+			    json_object_get_string_len(id) == 32 &&
+			    json_object_is_type(h, json_type_string) && json_object_is_type(p, json_type_string) &&
+			    hex_decode(json_object_get_string(h), (size_t)json_object_get_string_len(h), ret_hash, 32) == 0 &&
+			    hex_decode(json_object_get_string(p), (size_t)json_object_get_string_len(p), ret_prev, 32) == 0) {
+				if (ret_db_id)
+					memcpy(ret_db_id, json_object_get_string(id), 33);
+				rc = HDB_OK;
+			} else {
+				rc = HDB_ECORRUPT;
+				errf(err, errlen, "record %llu of the audit log ('%s') is malformed", (unsigned long long)seq,
+				     names[i]);
+			}
+			json_object_put(o);
+			break;
+		}
+		free(line);
+		fclose(fp);
+		break; /* the only segment that can hold it */
+	}
+	free_names(names, n);
+	return rc;
+}
+
 /* audit_dir_logs - the logs held in dir, as base paths "DIR/NAME.log":
  * each name ending in ".log", and the base of every rotated segment
  * ("NAME.log.<stamp>.<seq>") even when the active file is gone; sorted,

@@ -100,6 +100,7 @@ struct opts {
 	const char *key_source;
 	const char *new_key_source;
 	const char *output;
+	const char *from;
 	const char *check;
 	const char *format;
 	const char *profiles[16];
@@ -118,6 +119,7 @@ static const struct option long_opts[] = {
 	{ "key-source", required_argument, NULL, 'k' },
 	{ "new-key-source", required_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'o' },
+	{ "from", required_argument, NULL, 'f' },
 	{ "check", required_argument, NULL, 'C' },
 	{ "format", required_argument, NULL, 'F' },
 	{ "profile", required_argument, NULL, 'R' },
@@ -141,6 +143,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'k': o->key_source = optarg; break;
 		case 'n': o->new_key_source = optarg; break;
 		case 'o': o->output = optarg; break;
+		case 'f': o->from = optarg; break;
 		case 'C': o->check = optarg; break;
 		case 'F': o->format = optarg; break;
 		case 'R':
@@ -715,12 +718,16 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int run_quiet(char *const argv[])
+/* Runs argv, its stdout discarded (and its stderr too when silent: the
+ * caller says what failed in one line of its own); 0 when it exits 0. */
+static int run_cmd(char *const argv[], bool silent)
 {
 	posix_spawn_file_actions_t fa;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return -1;
 	(void)posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	if (silent)
+		(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -730,6 +737,11 @@ static int run_quiet(char *const argv[])
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	return 0;
+}
+
+static int run_quiet(char *const argv[])
+{
+	return run_cmd(argv, false);
 }
 
 /* The archive of the checked copy in dir: written as dir/backup.tar.gz,
@@ -908,6 +920,132 @@ static int cmd_backup(const struct opts *o)
 	(void)rmdir(tmp);
 out:
 	close_db(cfg, db, s);
+	return ret;
+}
+
+/* Progress of a restore: the copy (bytes), then the check (values). */
+struct restore_progress {
+	struct cli_progress copy, check;
+};
+
+static void restore_progress(void *arg, enum hdb_restore_phase phase, uint64_t done, uint64_t total)
+{
+	struct restore_progress *p = arg;
+	cli_progress(phase == HDB_RESTORE_COPY ? &p->copy : &p->check, done, total);
+}
+
+static void restore_summary(const char *path, const char *from, const struct hdb_restore_info *ri,
+                            struct hdb_db *db)
+{
+	printf("Restored %s/data.mdb from %s\n", path, from);
+	printf("  checked before anything was replaced: %llu pages, %llu values %s (%llu bytes), sha256 %s\n",
+	       (unsigned long long)ri->pages, (unsigned long long)ri->values,
+	       hdb_is_encrypted(db) ? "authenticated" : "read", (unsigned long long)ri->bytes, ri->sha256);
+	if (ri->replaced[0])
+		printf("  the replaced data file is kept as %s (remove it once it is no longer needed)\n", ri->replaced);
+	if (!hdb_audit_log_path(db))
+		printf("  audit is off: the restore is in no log\n");
+	else if (ri->log_seq > ri->backup_seq)
+		printf("  audit: the backup ends at record %llu, the log at %llu: what records %llu..%llu describe was "
+		       "undone; the chain goes on with restore_run, record %llu\n",
+		       (unsigned long long)ri->backup_seq, (unsigned long long)ri->log_seq,
+		       (unsigned long long)ri->backup_seq + 1, (unsigned long long)ri->log_seq,
+		       (unsigned long long)ri->record_seq);
+	else
+		printf("  audit: the backup ends at record %llu; the chain goes on with restore_run, record %llu\n",
+		       (unsigned long long)ri->backup_seq, (unsigned long long)ri->record_seq);
+	if (ri->data_key)
+		printf("  data key %u is now active (the restored keys' seal counts predate the backup)\n", ri->data_key);
+}
+
+static int cmd_restore(const struct opts *o)
+{
+	if (!o->from) {
+		errx_("--from DIR or --from FILE.tar.gz (a backup) is required");
+		return EXIT_USAGE;
+	}
+	struct hdb_config *cfg;
+	int x = load_config(o, &cfg);
+	if (x)
+		return x;
+	const char *path = cfg->storage_path;
+	int ret = 0;
+	char tmp[4200] = "", sha[65] = "", f[4300];
+	const char *from = o->from;
+	bool made_dir = false;
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	memset(&ri, 0, sizeof(ri));
+	struct stat sb;
+	if (stat(o->from, &sb) != 0) {
+		errx_("no backup at '%s': %s", o->from, strerror(errno));
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	struct hdb_restore_opts ro = { 0, o->from, NULL, restore_progress, NULL };
+	if (S_ISREG(sb.st_mode)) {
+		/* an archive: unpacked next to the database (its file system),
+		 * only its data.mdb, then moved into place by the restore */
+		if (cli_file_sha256(o->from, sha) != 0) {
+			errx_("cannot read '%s': %s", o->from, strerror(errno));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		if (mkdir(path, 0700) == 0)
+			made_dir = true;
+		else if (errno != EEXIST) {
+			errx_("cannot create directory '%s': %s", path, strerror(errno));
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		snprintf(tmp, sizeof(tmp), "%s/restore-archive-XXXXXX", path);
+		if (!mkdtemp(tmp)) {
+			errx_("cannot create a directory in '%s': %s", path, strerror(errno));
+			tmp[0] = '\0';
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		char *tar_x[] = { (char *)"tar", (char *)"--force-local", (char *)"--no-same-owner",
+			          (char *)"--no-same-permissions", (char *)"-xzf", (char *)o->from, (char *)"-C", tmp,
+			          (char *)"data.mdb", NULL };
+		if (run_cmd(tar_x, true) != 0) {
+			errx_("'%s' is not a backup archive (tar cannot extract its data.mdb); nothing was changed", o->from);
+			ret = EXIT_FAIL;
+			goto out;
+		}
+		from = tmp;
+		ro.flags = HDB_RESTORE_MOVE;
+		ro.source_sha256 = sha;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		errx_("'%s' is neither a backup directory nor a .tar.gz archive", o->from);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	struct restore_progress rp;
+	cli_progress_late(&rp.copy, "restore: copying", NULL);
+	cli_progress_late(&rp.check, "restore: checking", "values");
+	ro.arg = &rp;
+	int rc = hdb_restore(NULL, cfg, from, &ro, &ri, &db);
+	if (rc == HDB_ECOMPLIANCE && rule_cb == print_rule)
+		errx_("refused to start: %u compliance rule(s) failed (listed above): %s", tally.refusals, hdb_errmsg(db));
+	else if (rc)
+		errx_("%s", db ? hdb_errmsg(db) : hdb_strerror(rc));
+	else
+		restore_summary(path, o->from, &ri, db);
+	ret = exit_for(rc);
+out:
+	hdb_close(db);
+	if (tmp[0]) {
+		snprintf(f, sizeof(f), "%s/data.mdb", tmp);
+		(void)unlink(f);
+		(void)rmdir(tmp);
+	}
+	if (made_dir && !ri.in_place) {
+		snprintf(f, sizeof(f), "%s/audit.lock", path);
+		(void)unlink(f);
+		(void)rmdir(path);
+	}
+	hdb_config_free(cfg);
 	return ret;
 }
 
@@ -1172,6 +1310,8 @@ static const struct verb verbs[] = {
 	  "force a durable sync of the data file" },
 	{ "backup", cmd_backup, "backup --path DIR | --config FILE --output DIR|FILE.tar.gz",
 	  "consistent, compacted hot copy, still encrypted" },
+	{ "restore", cmd_restore, "restore --path DIR | --config FILE --from DIR|FILE.tar.gz",
+	  "put a backup back: checked first, the replaced file kept, the audit chain continued" },
 	{ "rotate-key", cmd_rotate_key, "rotate-key --path DIR | --config FILE --new-key-source SPEC",
 	  "rewrap every data key under a new master key, atomically" },
 	{ "rekey", cmd_rekey, "rekey --path DIR | --config FILE [--batch N]",

@@ -523,7 +523,7 @@ static bool is_change(int t)
 	switch (t) {
 	case AUDIT_EV_DDL: case AUDIT_EV_CONFIG_LOADED: case AUDIT_EV_ROTATE_KEY_START:
 	case AUDIT_EV_ROTATE_KEY_FINISH: case AUDIT_EV_REKEY_START: case AUDIT_EV_REKEY_FINISH:
-	case AUDIT_EV_DATA_KEY_SWITCH: case AUDIT_EV_PROFILE_EVALUATED:
+	case AUDIT_EV_DATA_KEY_SWITCH: case AUDIT_EV_PROFILE_EVALUATED: case AUDIT_EV_RESTORE_RUN:
 		return true;
 	default:
 		return false;

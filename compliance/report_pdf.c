@@ -1212,7 +1212,7 @@ static void appendix(struct pdf *p, const char *num)
 	        "Distinct users / tables: distinct non-null user / table values (beyond 1000 each, estimated by linear "
 	        "counting). Outside business hours: records with a user whose timestamp falls on a Saturday or Sunday "
 	        "or outside the configured hours (UTC). Changes: ddl, config_loaded, profile_evaluated, rotate_key_*, "
-	        "rekey_* and data_key_switch records. Top readers: users with the most read records of a table. "
+	        "rekey_*, data_key_switch and restore_run records. Top readers: users with the most read records of a table. "
 	        "Figure 1 stacks records per day by category: read; write (write, delete); ddl (ddl, txn_*); security; "
 	        "audit (audit pipeline events and unknown types). History available: days from the oldest record to "
 	        "the generation time.");

@@ -815,6 +815,54 @@ static int open_temp(struct hdb_db *db, const struct hdb_config *cfg)
 	return rc;
 }
 
+struct hdb_db *db_handle(const struct hdb_config *cfg, unsigned flags)
+{
+	return db_alloc(cfg, flags);
+}
+
+int db_open_at(struct hdb_db *db, const char *path, const struct hdb_config *cfg, unsigned flags)
+{
+	if (!path)
+		path = cfg->storage_path;
+	if (!path || !*path)
+		return db_err(db, HDB_EINVAL, "no database path given (set storage.path or pass --path)");
+	if (!db->path && !(db->path = strdup(path)))
+		return db_err(db, HDB_ENOMEM, "out of memory");
+	int rc = profiles_before_open(db, cfg, db->path);
+	if (!rc) {
+		rc = open_common(db, cfg, flags);
+		if (rc && rc != HDB_ECOMPLIANCE)
+			rc = profiles_open_failed(db, cfg, db->path, rc);
+	}
+	return rc;
+}
+
+int db_open_staged(const struct hdb_config *cfg, const char *dir, struct hdb_db **ret)
+{
+	struct hdb_config *c = NULL;
+	*ret = NULL;
+	int rc = config_dup(cfg, &c);
+	if (rc)
+		return rc;
+	c->audit_enabled = false;
+	c->check_structure = false; /* the caller checked it, to say so in its words */
+	for (size_t i = 0; i < c->nprofiles; i++)
+		free(c->profiles[i]);
+	c->nprofiles = 0;
+	rc = HDB_ENOMEM;
+	struct hdb_db *db = db_alloc(c, HDB_OPEN_RDONLY);
+	if (!db)
+		goto out;
+	*ret = db;
+	if (!(db->path = strdup(dir)))
+		goto out;
+	db->nolock = true;
+	rc = open_common(db, c, HDB_OPEN_RDONLY);
+out:
+	hdb_config_free(c);
+	return rc;
+}
+
 /* open_any - hdb_open and hdb_open_in_memory (path NULL and temp). */
 static int open_any(const char *path, bool temp, const struct hdb_config *cfg, unsigned flags,
                     struct hdb_db **ret_db)
@@ -841,19 +889,7 @@ static int open_any(const char *path, bool temp, const struct hdb_config *cfg, u
 		rc = open_temp(db, cfg);
 		goto out;
 	}
-	if (!path)
-		path = cfg->storage_path;
-	if (!path || !*path) {
-		rc = db_err(db, HDB_EINVAL, "no database path given (set storage.path or pass --path)");
-		goto out;
-	}
-	db->path = strdup(path);
-	rc = db->path ? profiles_before_open(db, cfg, db->path) : db_err(db, HDB_ENOMEM, "out of memory");
-	if (!rc) {
-		rc = open_common(db, cfg, flags);
-		if (rc && rc != HDB_ECOMPLIANCE)
-			rc = profiles_open_failed(db, cfg, db->path, rc);
-	}
+	rc = db_open_at(db, path, cfg, flags);
 out:
 	if (own_cfg)
 		config_clear(&defcfg);

@@ -150,6 +150,22 @@ struct engine_audit {
 	struct trail_journal *jd;         /* the journald sender (engine/trail.c); NULL: journald off */
 };
 
+/* A restore in progress (engine/restore.c): the open that follows the
+ * swap may find the audit log past the restored database's head, and then
+ * continues the log's chain (trail_open), after checking that the log
+ * holds the database's last record. */
+struct engine_restore {
+	/* in: for the restore_run record */
+	const char *source, *source_sha256, *sha256, *replaced;
+	uint64_t bytes, values, backup_seq;
+	/* out */
+	bool done;                       /* the restore txn committed (audit on) */
+	bool adopted;                    /* the log went past the backup; its head was adopted */
+	uint64_t log_seq;                /* the log's last record at the open */
+	uint64_t record_seq;             /* restore_run's seq */
+	uint32_t data_key;               /* the fresh active data key (0: not encrypted) */
+};
+
 struct hdb_db {
 	char errmsg[512];
 	char *path;
@@ -177,6 +193,8 @@ struct hdb_db {
 	pthread_mutex_t lock;            /* guards deks */
 	struct engine_dek *deks;
 	size_t ndeks;
+
+	struct engine_restore *restore;  /* set while hdb_restore opens the restored file */
 
 	struct profile_set *profiles;    /* compliance profiles in force (engine/profiles.c) */
 	bool refused;                    /* start refused by a profile: no session may open */
@@ -313,6 +331,14 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg);
 void trail_close(struct hdb_db *db);
 /* trail_default_log_file - "<dbpath>.audit/audit.log", malloc'd (NULL: OOM). */
 char *trail_default_log_file(const char *dbpath);
+/* trail_head_get - the audit head stored in the database (genesis when
+ * none). */
+int trail_head_get(struct hdb_db *db, MDB_txn *txn, struct audit_head *ret);
+/* trail_restore_check - whether the log log_file holds record h->seq with
+ * hash h->hash (h->seq 0: its first record anchors to h->hash), i.e. the
+ * database whose head is h is this log's, at an earlier point of its
+ * chain.  HDB_OK, or HDB_EINVAL / HDB_ECORRUPT / HDB_EIO with db->errmsg. */
+int trail_restore_check(struct hdb_db *db, const char *log_file, const struct audit_head *h);
 int trail_record(struct hdb_session *s, struct audit_event *ev);
 int trail_txn_precommit(struct hdb_session *s);
 int trail_txn_end(struct hdb_session *s, bool committed);
@@ -327,6 +353,10 @@ void trail_security(struct hdb_db *db, enum audit_event_type type, enum audit_ou
  * will be made (audit off or the type not logged): no keyed hash then */
 /* engine/profiles.c: compliance profiles at open and at CREATE TABLE */
 int profiles_before_open(struct hdb_db *db, const struct hdb_config *cfg, const char *path);
+/* profiles_check - evaluates the profiles for an open of path that is yet
+ * to come (hdb_restore, before it replaces anything): HDB_ECOMPLIANCE,
+ * with every rule delivered to cfg's rule callback, when one refuses. */
+int profiles_check(struct hdb_db *db, const struct hdb_config *cfg, const char *path);
 int profiles_after_open(struct hdb_db *db, const struct hdb_config *cfg);
 int profiles_open_failed(struct hdb_db *db, const struct hdb_config *cfg, const char *path, int rc);
 void profiles_free(struct hdb_db *db);
@@ -341,6 +371,10 @@ void trail_kv_object(struct hdb_session *s, enum audit_event_type type, const ch
 
 /* ---- engine/session.c */
 int sess_open_internal(struct hdb_db *db, struct hdb_session **ret_s);
+/* sess_fresh_key - a fresh data key becomes the active one, in s's write
+ * txn, or in one of its own when s has none ("data_key_switch" recorded);
+ * its id in *ret_id. */
+int sess_fresh_key(struct hdb_session *s, uint32_t *ret_id);
 int sess_err(struct hdb_session *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int db_err(struct hdb_db *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int mdb_to_hdb(int mrc);
@@ -408,6 +442,14 @@ int sess_aead(struct hdb_session *s, uint32_t id, struct crypto_aead **ret);
  * (hdb_errmsg, then hdb_close). */
 int db_open_copy(struct hdb_db *src, const char *dir, struct hdb_db **ret);
 void db_rm_tree(const char *dir);
+/* db_handle - a closed handle for cfg (errors, then db_open_at). */
+struct hdb_db *db_handle(const struct hdb_config *cfg, unsigned flags);
+/* db_open_at - opens db (from db_handle) at path as hdb_open does. */
+int db_open_at(struct hdb_db *db, const char *path, const struct hdb_config *cfg, unsigned flags);
+/* db_open_staged - opens the database in dir read-only with cfg's key,
+ * without audit, profiles or LMDB's lock file (a copy nobody else uses):
+ * a backup being restored. */
+int db_open_staged(const struct hdb_config *cfg, const char *dir, struct hdb_db **ret);
 /* db_copy_check_keys - the copy's key records that open does not read: the
  * audit signing key unwraps, every usable data key unwraps, and the next
  * data key id lies within the database's in txns before and after the
@@ -462,6 +504,8 @@ int keyspace_lookup(struct hdb_session *s, const char *name, bool create, uint32
 enum {
 	TRAIL_TP_CLOSE_CHECKPOINTED = 1,  /* trail_close: checkpoint committed, not shipped */
 	TRAIL_TP_BACKUP_WRITTEN = 2,      /* hdb_backup: the copy synced, not yet read back */
+	TRAIL_TP_RESTORE_ASIDE = 3,       /* hdb_restore: data.mdb renamed aside, the copy not yet named */
+	TRAIL_TP_RESTORE_PLACED = 4,      /* hdb_restore: the copy named data.mdb and synced, not yet opened */
 };
 void trail_test_point(int point);
 

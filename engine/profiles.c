@@ -108,6 +108,37 @@ int profiles_before_open(struct hdb_db *db, const struct hdb_config *cfg, const 
 	return rc;
 }
 
+int profiles_check(struct hdb_db *db, const struct hdb_config *cfg, const char *path)
+{
+	char err[1400] = "";
+	struct profile_set *ps = NULL;
+	int rc = profile_set_load(cfg, &ps, err, sizeof(err));
+	if (rc) {
+		profile_set_free(ps);
+		return db_err(db, rc == HDB_ENOTFOUND ? HDB_ECONFIG : rc, "%s", err);
+	}
+	if (profile_set_count(ps) == 0) {
+		profile_set_free(ps);
+		return HDB_OK;
+	}
+	char *log = log_file_of(cfg, path);
+	struct collect c = { cfg, NULL, false };
+	if (cfg->audit_enabled && !log)
+		rc = db_err(db, HDB_ENOMEM, "out of memory");
+	else
+		rc = profile_evaluate(ps, cfg, path, log, NULL, collect_fn, &c, NULL, err, sizeof(err));
+	if (rc == HDB_ECOMPLIANCE) {
+		c.deliver = true;
+		(void)profile_evaluate(ps, cfg, path, log, NULL, collect_fn, &c, NULL, err, sizeof(err));
+		rc = db_err(db, HDB_ECOMPLIANCE, "%s", err);
+	} else if (rc && rc != HDB_ENOMEM) {
+		rc = db_err(db, rc, "%s", err);
+	}
+	free(log);
+	profile_set_free(ps);
+	return rc;
+}
+
 /* profiles_open_failed - the open failed after profiles_before_open let
  * it go ahead only to record a refusal: the refusal is the answer, with
  * every rule reported to the caller (the open's own error is kept too). */

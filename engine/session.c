@@ -552,6 +552,22 @@ static int switch_key(struct hdb_session *s)
 	return HDB_OK;
 }
 
+int sess_fresh_key(struct hdb_session *s, uint32_t *ret_id)
+{
+	bool own = !s->txn;
+	int rc = own ? txn_begin(s, true) : s->write ? HDB_OK : sess_err(s, HDB_ETXN, "a read-only transaction is open");
+	if (rc)
+		return rc;
+	rc = switch_key(s);
+	if (rc) {
+		if (own)
+			txn_abort(s);
+		return rc;
+	}
+	*ret_id = s->active_id;
+	return own ? txn_commit(s) : HDB_OK;
+}
+
 /* reserve - takes the next block of seal counts of the active data key,
  * switching to a fresh key when the active one has reached the maximum
  * (NIST SP 800-38D 8.3).  In the current write txn. */

@@ -302,6 +302,31 @@ static int head_load(struct hdb_db *db, MDB_txn *txn, struct audit_head *h)
 	return HDB_OK;
 }
 
+int trail_head_get(struct hdb_db *db, MDB_txn *txn, struct audit_head *ret)
+{
+	return head_load(db, txn, ret);
+}
+
+int trail_restore_check(struct hdb_db *db, const char *log_file, const struct audit_head *h)
+{
+	unsigned char hash[32], prev[32];
+	char err[512];
+	uint64_t at = h->seq ? h->seq : 1;
+	int rc = audit_log_record(log_file, at, hash, prev, NULL, err, sizeof(err));
+	if (rc == HDB_ENOTFOUND)
+		return db_err(db, HDB_EINVAL,
+		              "the backup's last audit record (seq %llu) is not in the audit log '%s' (retention deleted "
+		              "its segment, or the log is another database's): the backup cannot be placed in the log's "
+		              "chain", (unsigned long long)h->seq, log_file);
+	if (rc)
+		return db_err(db, rc == HDB_ENOMEM || rc == HDB_ECORRUPT ? rc : HDB_EIO, "%s", err);
+	if (CRYPTO_memcmp(h->seq ? hash : prev, h->hash, 32) != 0)
+		return db_err(db, HDB_EINVAL,
+		              "record %llu of the audit log '%s' is not the backup's: the backup is not of this log's "
+		              "database, or not of its history", (unsigned long long)at, log_file);
+	return HDB_OK;
+}
+
 static int head_store(struct hdb_db *db, MDB_txn *txn, const struct audit_head *h)
 {
 	unsigned char v[40];
@@ -699,6 +724,31 @@ static bool trim_due(const struct engine_audit *a, uint64_t lim)
 	return backlog >= TRIM_EVERY || (backlog >= TRIM_SOON && mono_us() - a->trim_us >= TRIM_PERIOD_US);
 }
 
+/* outbox_commit - ends the pipeline session's write txn that put records
+ * in the outbox (rc: how it went so far): committed, its lines handed to
+ * the shipper from memory; or rolled back. */
+static int outbox_commit(struct engine_audit *a, int rc)
+{
+	struct hdb_session *s = a->sess;
+	if (!rc)
+		rc = trail_txn_precommit(s);
+	if (rc) {
+		txn_abort(s);
+		s->ahead_loaded = s->ahead_dirty = false;
+		txn_lines_drop(s);
+		return rc;
+	}
+	rc = txn_commit(s);
+	s->ahead_loaded = s->ahead_dirty = false;
+	if (rc == HDB_OK) {
+		pthread_mutex_lock(&a->mu);
+		mem_push_locked(a, s);
+		pthread_mutex_unlock(&a->mu);
+	}
+	txn_lines_drop(s);
+	return rc;
+}
+
 /* One write txn: give queued events their seq, and delete shipped outbox
  * entries when a trim is due (n == 0: only that).  With durability
  * batch/async the log is appended without fdatasync
@@ -729,25 +779,12 @@ static int assign_queued(struct engine_audit *a, struct qev **v, size_t n)
 	}
 	for (size_t i = 0; i < n && rc == HDB_OK; i++)
 		rc = outbox_put(s, &v[i]->ev);
-	if (!rc)
-		rc = trail_txn_precommit(s);
-	if (rc) {
-		txn_abort(s);
-		s->ahead_loaded = s->ahead_dirty = false;
-		txn_lines_drop(s);
-		return rc;
-	}
-	rc = txn_commit(s);
-	s->ahead_loaded = s->ahead_dirty = false;
+	rc = outbox_commit(a, rc);
 	if (rc == HDB_OK) {
 		if (trim_to > a->trimmed_seq)
 			a->trim_us = mono_us();
 		a->trimmed_seq = trim_to;
-		pthread_mutex_lock(&a->mu);
-		mem_push_locked(a, s);
-		pthread_mutex_unlock(&a->mu);
 	}
-	txn_lines_drop(s);
 	return rc;
 }
 
@@ -1728,6 +1765,69 @@ static int jd_resend(struct engine_audit *a, uint64_t upto)
 	return rc;
 }
 
+/* restore_commit - the restored database's first write txn (hdb_restore):
+ * the chain continued from the log's last record `adopt` (NULL: the log
+ * does not go past the backup), the outbox trimmed of what the log holds,
+ * a fresh data key made active, and the "restore_run" record, all in one
+ * commit: a restored file that has taken its place in the chain has its
+ * record (in the outbox, which the log receives), and vice versa.  The
+ * records after the backup's stay in the log (what they describe was
+ * undone; restore_run says so). */
+static int restore_commit(struct hdb_db *db, const struct audit_head *adopt)
+{
+	struct engine_audit *a = &db->audit;
+	struct engine_restore *r = db->restore;
+	struct hdb_session *s = a->sess;
+	struct buf d = { 0 };
+	int rc = txn_begin(s, true);
+	if (rc)
+		return rc;
+	txn_lines_drop(s);
+	if (adopt && (rc = head_store(db, s->txn, adopt)) != HDB_OK)
+		(void)sess_err(s, rc, "%s", db->errmsg);
+	if (!rc)
+		rc = outbox_trim(s, adopt ? adopt->seq : a->file_seq);
+	if (!rc && db->encrypted)
+		rc = sess_fresh_key(s, &r->data_key);
+	if (!rc) {
+		audit_detail_begin(&d);
+		audit_detail_str(&d, "source", r->source ? r->source : "");
+		if (r->source_sha256)
+			audit_detail_str(&d, "source_sha256", r->source_sha256);
+		audit_detail_str(&d, "sha256", r->sha256 ? r->sha256 : "");
+		audit_detail_int(&d, "bytes", (int64_t)r->bytes);
+		audit_detail_int(&d, "values_checked", (int64_t)r->values);
+		audit_detail_int(&d, "backup_last_seq", (int64_t)r->backup_seq);
+		audit_detail_int(&d, "log_last_seq", (int64_t)r->log_seq);
+		audit_detail_int(&d, "records_undone",
+		                 r->log_seq > r->backup_seq ? (int64_t)(r->log_seq - r->backup_seq) : 0);
+		audit_detail_str(&d, "replaced", r->replaced ? r->replaced : "");
+		if (r->data_key)
+			audit_detail_int(&d, "data_key", r->data_key);
+		rc = audit_detail_end(&d);
+		if (!rc)
+			rc = buf_putc(&d, 0);
+		if (rc)
+			rc = sess_err(s, HDB_ENOMEM, "out of memory");
+	}
+	if (!rc) {
+		struct audit_event ev = { .type = AUDIT_EV_RESTORE_RUN, .outcome = AUDIT_SUCCESS, .object = db->path,
+			                  .rows_affected = -1, .detail_json = (const char *)d.p,
+			                  .encryption_enabled = db->encrypted, .time_us = now_us(),
+			                  .user = a->principal_user ? a->principal_user : "heliosdb",
+			                  .source_ip = "local", .application = "heliosdb" };
+		rc = outbox_put(s, &ev);
+		r->record_seq = s->ahead.seq;
+	}
+	buf_free(&d);
+	rc = outbox_commit(a, rc);
+	if (rc == HDB_OK) {
+		r->done = true;
+		r->adopted = adopt != NULL;
+	}
+	return rc;
+}
+
 /* open_lock - flock(LOCK_SH) on the database's audit.lock for as long as
  * the pipeline runs; true when this process is the only one with the
  * database open (it got LOCK_EX first).  A file of the engine's own, which
@@ -1856,8 +1956,16 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		(void)audit_pubkey_write(a->pub_file, pub, err, sizeof(err));
 
 	/* the log may not be ahead of the database: that is a data file
-	 * restored from an older copy (or a log from another database) */
-	if (fh.seq > dh.seq)
+	 * restored from an older copy (or a log from another database),
+	 * unless hdb_restore put it there and the log holds its head */
+	bool adopt = false;
+	if (db->restore && fh.seq > 0 && fh.seq >= dh.seq) {
+		if ((rc = trail_restore_check(db, a->log_file, &dh)) != HDB_OK)
+			return rc;
+		adopt = fh.seq > dh.seq;
+		db->restore->log_seq = fh.seq;
+	}
+	if (fh.seq > dh.seq && !adopt)
 		return db_err(db, HDB_ECORRUPT,
 		              "audit log '%s' ends at seq %llu but the database's audit head is %llu: the data file "
 		              "is older than its audit log (restored from an older copy?)",
@@ -1908,6 +2016,10 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 		memcpy(a->file_hash, cont_hash, 32);
 		a->log_starts_empty = true;
 		continued = true;
+	}
+	if (db->restore && (rc = restore_commit(db, adopt ? &fh : NULL)) != HDB_OK) {
+		a->on = false;
+		return db_err(db, rc, "cannot record the restore: %s", a->sess->errmsg);
 	}
 	/* recovery: journald entries a crash may have lost, then what the
 	 * outbox holds beyond the log */

@@ -242,6 +242,57 @@ struct hdb_backup_info {
 int hdb_backup(struct hdb_db *db, const char *dir, hdb_backup_progress_fn progress, void *arg,
                struct hdb_backup_info *info);
 
+/* hdb_restore - replaces the database in the directory `path` (NULL:
+ * storage.path of cfg) by the backup in the directory `from` (its data.mdb, as hdb_backup wrote it), and opens
+ * it: *ret_db is the restored database, open (set even on failure when
+ * memory allowed, for hdb_errmsg; close it).  In order, and nothing is
+ * changed until every check has passed:
+ *   1. no other process has the database open (audited opens lock it), and
+ *      none can open it until the restore is in place;
+ *   2. the backup is copied next to the database (renamed there with
+ *      HDB_RESTORE_MOVE when `from` is a scratch copy on the same file
+ *      system), synced, and read back from the disk: page structure, the
+ *      open with cfg's key, every value's authentication tag;
+ *   3. with audit on and a log that goes past the backup, the log must hold
+ *      the backup's last audit record (same seq, same hash): the backup is
+ *      this log's database, at an earlier point of its chain;
+ *   4. the database's data.mdb, if any, is kept as
+ *      data.mdb.replaced-YYYYMMDDTHHMMSSZ, and the checked copy becomes
+ *      data.mdb (the directory synced);
+ *   5. the open continues the log's chain from its last record (the restore
+ *      undid what records after the backup's describe; they stay, and
+ *      verify), and in the same commit records "restore_run" and makes a
+ *      fresh data key active (the restored keys' seal counts predate the
+ *      seals made after the backup).
+ * HDB_EBUSY (open elsewhere), HDB_EKEY (wrong key: the backup does not open
+ * with cfg's key), HDB_ECORRUPT (the backup fails a check; nothing
+ * changed), HDB_EINVAL (not this log's database; nothing changed), others.
+ * After step 4 a failure says where both files are. */
+#define HDB_RESTORE_MOVE 0x1u
+enum hdb_restore_phase { HDB_RESTORE_COPY = 1, HDB_RESTORE_CHECK = 2 };
+typedef void (*hdb_restore_progress_fn)(void *arg, enum hdb_restore_phase phase, uint64_t done, uint64_t total);
+struct hdb_restore_opts {
+	unsigned flags;               /* HDB_RESTORE_MOVE */
+	const char *source;           /* what the operator named (an archive, a directory): for the record */
+	const char *source_sha256;    /* hex SHA-256 of source when it is a file (an archive), or NULL */
+	hdb_restore_progress_fn progress;
+	void *arg;
+};
+struct hdb_restore_info {
+	uint64_t bytes;               /* size of the restored data.mdb */
+	uint64_t pages;               /* its pages, each checked */
+	uint64_t values;              /* values authenticated (read, when not encrypted) */
+	char sha256[65];              /* of the restored data.mdb */
+	uint64_t backup_seq;          /* the backup's last audit record */
+	uint64_t log_seq;             /* the log's last record before the restore (0: no log) */
+	uint64_t record_seq;          /* the restore_run record (0: audit off) */
+	uint32_t data_key;            /* the fresh active data key (0: not encrypted) */
+	char replaced[4200];          /* where the replaced data.mdb is now ("": there was none) */
+	bool in_place;                /* step 4 was done */
+};
+int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from,
+                const struct hdb_restore_opts *opts, struct hdb_restore_info *info, struct hdb_db **ret_db);
+
 /* ---------------------------------------------------------------- sessions */
 
 struct hdb_principal {

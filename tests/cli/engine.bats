@@ -351,6 +351,121 @@ plant_kv_canaries() { # DBDIR
 	tar --force-local -tzf "$T/out/db-T04:31.tar.gz" | grep -qx data.mdb
 }
 
+# ------------------------------------------------------------------ restore
+
+@test "engine: restore from a directory and from an archive: checked first, the replaced file kept, one chain that verifies" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	run "$(quickstart_bin)" "$T/db"
+	[ "$status" -eq 0 ]
+	L=$(loadgen_bin)
+	hdbx backup --path "$T/db" --output "$T/bk"
+	expect_status 0
+	hdbx backup --path "$T/db" --output "$T/bk.tar.gz"
+	expect_status 0
+	"$L" putv "$T/db" after_backup k1 v1
+	LOG="$T/db.audit/audit.log"
+	hdbx restore --path "$T/db"
+	expect_status 2
+	expect_err_contains "--from DIR or --from FILE.tar.gz (a backup) is required"
+	# the manual way: an older file next to the newer log does not open
+	cp "$T/db/data.mdb" "$T/saved.mdb"
+	cp "$T/bk/data.mdb" "$T/db/data.mdb"
+	hdbx verify --path "$T/db"
+	expect_status 1
+	expect_err_contains "is older than its audit log"
+	cp "$T/saved.mdb" "$T/db/data.mdb"
+
+	hdbx restore --path "$T/db" --from "$T/bk"
+	expect_status 0
+	expect_out_contains "Restored $T/db/data.mdb from $T/bk"
+	grep -Eq '^  checked before anything was replaced: [0-9]+ pages, 6 values authenticated \([0-9]+ bytes\), sha256 [0-9a-f]{64}$' <<<"$out" ||
+		{ show; false; }
+	grep -Eq '^  audit: the backup ends at record [0-9]+, the log at [0-9]+: what records [0-9]+\.\.[0-9]+ describe was undone; the chain goes on with restore_run, record [0-9]+$' <<<"$out" ||
+		{ show; false; }
+	# restore_run is the record right after the log's last one
+	rseq=$(sed -n 's/.*restore_run, record \([0-9]*\)$/\1/p' <<<"$out")
+	[ "$(jq -r "select(.seq == $rseq) | .event_type" "$LOG")" = restore_run ]
+	[ "$(jq -r "select(.seq == $rseq) | .detail.log_last_seq + 1" "$LOG")" = "$rseq" ]
+	expect_out_contains "data key 2 is now active"
+	replaced=$(ls "$T/db" | grep '^data\.mdb\.replaced-')
+	cmp "$T/db/$replaced" "$T/saved.mdb"
+	[ -z "$(ls "$T/db" | grep -E 'restore-(partial|archive)')" ]
+	# the backup's data, nothing written after it
+	hdbx verify --path "$T/db"
+	expect_status 0
+	grep -Eq 'patient_records +3 values +ok' <<<"$out" || { show; false; }
+	[[ "$out" != *after_backup* ]] || { show; false; }
+	# restore_run names the file the backup's export_run hashed
+	bsum=$(sha256sum "$T/bk/data.mdb" | cut -d' ' -f1)
+	jq -s -e --arg s "$bsum" 'any(.[]; .event_type == "export_run" and .detail.sha256 == $s)' "$LOG"
+	jq -s -e --arg s "$bsum" --arg d "$T/db" 'any(.[]; .event_type == "restore_run" and .outcome == "success" and
+		.object == $d and .detail.sha256 == $s and .detail.records_undone > 0 and
+		.detail.log_last_seq - .detail.backup_last_seq == .detail.records_undone and .detail.data_key == 2)' "$LOG" ||
+		{ jq -c 'select(.event_type == "restore_run")' "$LOG"; false; }
+	hdbx audit-verify --input "$T/db.audit" --pubkey "$LOG.pub"
+	expect_status 0
+	expect_out_contains "chain verified"
+
+	# from the archive: its own hash is on record too
+	"$L" putv "$T/db" after_backup k2 v2
+	hdbx restore --path "$T/db" --from "$T/bk.tar.gz"
+	expect_status 0
+	asum=$(sha256sum "$T/bk.tar.gz" | cut -d' ' -f1)
+	# (key ids go on from the backup's: its next one is 2 again, a new key)
+	[ "$(jq -c 'select(.event_type == "restore_run") | [.detail.source_sha256, .detail.data_key]' "$LOG" | tail -n 1)" = \
+		"[\"$asum\",2]" ] || { jq -c 'select(.event_type == "restore_run")' "$LOG"; false; }
+	jq -s -e --arg s "$asum" 'any(.[]; .event_type == "export_run" and .detail.sha256 == $s)' "$LOG"
+	[ "$(ls "$T/db" | grep -c '^data\.mdb\.replaced-')" -eq 2 ]
+	hdbx verify --path "$T/db"
+	expect_status 0
+	[[ "$out" != *after_backup* ]] || { show; false; }
+	hdbx audit-verify --input "$T/db.audit" --pubkey "$LOG.pub"
+	expect_status 0
+}
+
+@test "engine: a refused restore changes nothing (not an archive, wrong key, another database's backup, a profile, damaged)" {
+	hdbx init --path "$T/db"
+	expect_status 0
+	L=$(loadgen_bin)
+	"$L" putv "$T/db" ks k0 v0
+	hdbx backup --path "$T/db" --output "$T/bk"
+	expect_status 0
+	hdbx init --path "$T/other"
+	expect_status 0
+	hdbx backup --path "$T/other" --output "$T/obk.tar.gz"
+	expect_status 0
+	"$L" putv "$T/db" ks k v
+	state() { (cd "$T/db" && ls -A && sha256sum data.mdb) ; sha256sum "$T/db.audit/audit.log"; }
+	before=$(state)
+	# refused STATUS TEXT ARGS...: restore ARGS exits STATUS saying TEXT, and changes nothing
+	refused() {
+		local want=$1 text=$2
+		shift 2
+		hdbx restore --path "$T/db" "$@"
+		expect_status "$want"
+		expect_err_contains "$text"
+		[ "$(state)" = "$before" ] || { echo "changed by: restore $*"; false; }
+	}
+	printf 'not a backup\n' >"$T/junk.tar.gz"
+	refused 1 "'$T/junk.tar.gz' is not a backup archive (tar cannot extract its data.mdb); nothing was changed" \
+		--from "$T/junk.tar.gz"
+	[[ "$err" != *gzip* ]] || { show; false; } # one line of ours, not tar's
+	HELIOSDB_ENCRYPTION_KEY=$OTHER_KEY refused 3 "the backup '$T/bk' does not open with this key: " --from "$T/bk"
+	expect_err_contains "; nothing was changed"
+	refused 2 "is another database's (id " --from "$T/obk.tar.gz"
+	# a profile the configuration fails (PCI DSS: no key from the environment)
+	refused 4 "PCI-3.6.1-KEYENV" --from "$T/bk" --profile pci-dss
+	expect_err_contains "; nothing was changed"
+	refused 2 "is the database itself, not a backup of it" --from "$T/db"
+	# a damaged page in the backup: the flags of its last page's header
+	size=$(stat -c %s "$T/bk/data.mdb")
+	"$L" flip "$T/bk/data.mdb" $((size - 4096 + 10)) 0x5a
+	refused 1 "the backup '$T/bk' fails its check: " --from "$T/bk"
+	hdbx verify --path "$T/db"
+	expect_status 0
+}
+
 @test "engine: backup refuses an existing output and leaves it unchanged" {
 	hdbx init --path "$T/db"
 	expect_status 0

@@ -83,7 +83,7 @@ AFTER_HOURS='select(.user != null) | (.timestamp[0:19] + "Z" | strptime("%Y-%m-%
 	failed=$(jq -s 'map(select(.outcome == "failure")) | length' "$LOG")
 	users=$(jq -r 'select(.user != null) | .user' "$LOG" | sort -u | wc -l)
 	after=$(jq -c "$AFTER_HOURS" "$LOG" | wc -l)
-	changes=$(jq -s 'map(select(.event_type | IN("ddl","config_loaded","profile_evaluated","rotate_key_start","rotate_key_finish","rekey_start","rekey_finish","data_key_switch"))) | length' "$LOG")
+	changes=$(jq -s 'map(select(.event_type | IN("ddl","config_loaded","profile_evaluated","rotate_key_start","rotate_key_finish","rekey_start","rekey_finish","data_key_switch","restore_run"))) | length' "$LOG")
 	[ "$denied" -gt 0 ] && [ "$failed" -gt 0 ] && [ "$after" -gt 0 ]
 	has_line "$t" "^Records in period +$n\$"
 	has_line "$t" "^Seq range in period +1\\.\\.$n\$"

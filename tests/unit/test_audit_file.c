@@ -242,6 +242,60 @@ static void test_rotation_by_size(void **state)
 	free(dir);
 }
 
+/* audit_log_record finds any record in whichever segment holds it (the
+ * active one, a rotated one, past an empty active one), with its hash,
+ * prev_hash and db_id; a seq no segment holds is HDB_ENOTFOUND. */
+static void test_log_record_lookup(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char path[600], err[512], rot[700], id[33];
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	struct audit_head h, at[13];
+	audit_genesis(DB_ID, &h);
+	at[0] = h;
+	struct buf one = { 0 };
+	records(&h, 1, 0, &one);
+	audit_genesis(DB_ID, &h);
+	struct audit_file *f;
+	struct audit_file_opts o = { .path = path, .rotate_size = 3 * one.len + one.len / 2 };
+	assert_int_equal(audit_file_open(&o, &f, err, sizeof(err)), HDB_OK);
+	for (int i = 1; i <= 12; i++) {
+		struct buf b = { 0 };
+		records(&h, 1, 0, &b);
+		at[i] = h;
+		assert_int_equal(audit_file_append(f, (const char *)b.p, b.len, rot, sizeof(rot), err, sizeof(err)),
+		                 HDB_OK);
+		buf_free(&b);
+	}
+	unsigned char hash[32], prev[32];
+	for (int i = 1; i <= 12; i++) {
+		assert_int_equal(audit_log_record(path, (uint64_t)i, hash, prev, id, err, sizeof(err)), HDB_OK);
+		assert_memory_equal(hash, at[i].hash, 32);
+		assert_memory_equal(prev, at[i - 1].hash, 32);
+		assert_string_equal(id, DB_ID);
+	}
+	assert_int_equal(audit_log_record(path, 13, hash, prev, NULL, err, sizeof(err)), HDB_ENOTFOUND);
+	/* an empty active segment after a rotation: the rotated ones still answer */
+	assert_int_equal(audit_file_rotate(f, rot, sizeof(rot), err, sizeof(err)), HDB_OK);
+	assert_int_equal(audit_log_record(path, 12, hash, prev, NULL, err, sizeof(err)), HDB_OK);
+	assert_memory_equal(hash, at[12].hash, 32);
+	/* a deleted segment's records are gone: not found, not another's */
+	char **segs;
+	size_t n;
+	assert_int_equal(audit_segments(path, &segs, &n, err, sizeof(err)), HDB_OK);
+	assert_true(n >= 3);
+	assert_int_equal(unlink(segs[0]), 0);
+	free_names(segs, n);
+	assert_int_equal(audit_log_record(path, 1, hash, prev, NULL, err, sizeof(err)), HDB_ENOTFOUND);
+	assert_int_equal(audit_log_record(path, 5, hash, prev, NULL, err, sizeof(err)), HDB_OK);
+	assert_memory_equal(hash, at[5].hash, 32);
+	audit_file_close(f);
+	buf_free(&one);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 static void test_rotation_by_interval(void **state)
 {
 	(void)state;
@@ -467,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_append_last_modes),
 		cmocka_unit_test(test_torn_tail_cut),
 		cmocka_unit_test(test_rotation_by_size),
+		cmocka_unit_test(test_log_record_lookup),
 		cmocka_unit_test(test_rotation_by_interval),
 		cmocka_unit_test(test_segments_listing),
 		cmocka_unit_test(test_symlink_refused),

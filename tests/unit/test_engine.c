@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <lmdb.h>
@@ -14,6 +15,7 @@
 
 #include "heliosdb.h"
 #include "engine_int.h"   /* test_payload_wiped looks at the session's scratch */
+#include "audit.h"        /* the restore tests verify the log */
 
 struct fx {
 	char *dir;
@@ -1680,8 +1682,13 @@ static long meta_value_at(const char *path, const void *name, size_t namelen, lo
 	return off < 0 ? -1 : off + (long)namelen + skip;
 }
 
+/* a test point at which the process dies, as in a power loss (0: none) */
+static int die_at;
+
 void trail_test_point(int point)
 {
+	if (die_at && point == die_at)
+		_exit(77);
 	if (point != TRAIL_TP_BACKUP_WRITTEN || bfault.what == BF_NONE)
 		return;
 	char cmd[800], path[900] = "";
@@ -2000,6 +2007,375 @@ static void test_backup_after_rotation_elsewhere(void **state)
 	fx_open(f, 0);
 }
 
+/* ---- restore */
+
+/* backup_copy - copies dir from's data.mdb into a new
+ * directory to (0 on success). */
+static int backup_copy(const char *from, const char *to)
+{
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 '%s' && cp '%s/data.mdb' '%s/data.mdb'", to, from, to);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Verifies the fixture's audit log with its public key: the chain, seq
+ * continuity and every checkpoint; the records it holds in *ret_n. */
+static void log_verifies(struct fx *f, uint64_t *ret_n)
+{
+	char lf[700], pf[720], err[256];
+	snprintf(lf, sizeof(lf), "%s.audit/audit.log", f->path);
+	snprintf(pf, sizeof(pf), "%s.pub", lf);
+	unsigned char pub[AUDIT_SIGN_PUB_LEN];
+	assert_int_equal(audit_pubkey_read(pf, pub, err, sizeof(err)), HDB_OK);
+	char **names;
+	size_t n;
+	assert_int_equal(audit_segments(lf, &names, &n, err, sizeof(err)), HDB_OK);
+	struct audit_verify_result vr;
+	int rc = audit_verify(names, n, pub, NULL, NULL, &vr, err, sizeof(err));
+	hdb_free_names(names, n);
+	if (rc != HDB_OK || vr.findings)
+		fail_msg("audit log does not verify (%llu findings): %s", (unsigned long long)vr.findings, err);
+	if (ret_n)
+		*ret_n = vr.records;
+}
+
+/* db_holds - keyspace "ks" of db holds key with value want (NULL: not at all). */
+static void db_holds(struct hdb_db *db, const char *key, const char *want)
+{
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	void *v = NULL;
+	size_t vl = 0;
+	int rc = hdb_kv_get(s, "ks", key, strlen(key), &v, &vl);
+	if (!want)
+		assert_int_equal(rc, HDB_ENOTFOUND);
+	else if (rc != HDB_OK || vl != strlen(want) || memcmp(v, want, vl) != 0)
+		fail_msg("ks/%s: rc %d, %zu bytes, want '%s'", key, rc, vl, want);
+	free(v);
+	hdb_session_close(s);
+}
+
+/* The names in dir, one string ("a b c"), sorted: what a refused restore
+ * must leave as it found. */
+static void dir_names(const char *dir, char *out, size_t cap)
+{
+	struct dirent **nl;
+	int n = scandir(dir, &nl, NULL, alphasort);
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (nl[i]->d_name[0] != '.') {
+			strncat(out, nl[i]->d_name, cap - strlen(out) - 2);
+			strcat(out, " ");
+		}
+		free(nl[i]);
+	}
+	free(nl);
+}
+
+/* A backup put back over a database that went on: the backup's data, the
+ * replaced file kept, the log's chain continued (it verifies whole, and
+ * the plain open that would refuse an older file now works), restore_run
+ * on record, a fresh data key active. */
+static void test_restore_continues_chain(void **state)
+{
+	struct fx *f = *state;
+	char bk[700], df[700], lf[700];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	snprintf(df, sizeof(df), "%s/data.mdb", f->path);
+	snprintf(lf, sizeof(lf), "%s.audit/audit.log", f->path);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "before", 6), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "after!", 6), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "b", 1, "new", 3), HDB_OK);
+	fx_close(f);
+	/* the manual way is refused: the log is ahead of the older file */
+	size_t n0;
+	unsigned char *old = read_whole(df, &n0);
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	struct hdb_restore_opts ro = { 0, "bk", NULL, NULL, NULL };
+	int rc = hdb_restore(f->path, f->cfg, bk, &ro, &ri, &db);
+	if (rc)
+		fail_msg("restore: %s", hdb_errmsg(db));
+	assert_true(ri.in_place);
+	assert_true(ri.log_seq > ri.backup_seq && ri.backup_seq > 0);
+	/* the first record after the log's last one says what happened */
+	assert_int_equal(ri.record_seq, ri.log_seq + 1);
+	assert_true(ri.values >= 3);
+	assert_int_equal(strlen(ri.sha256), 64);
+	assert_int_equal(ri.data_key, 2);
+	assert_non_null(strstr(ri.replaced, "/data.mdb.replaced-"));
+	/* the replaced file is the database as it was, byte for byte */
+	size_t n1;
+	unsigned char *kept = read_whole(ri.replaced, &n1);
+	assert_true(kept && old && n1 == n0 && memcmp(kept, old, n0) == 0);
+	free(kept);
+	free(old);
+	db_holds(db, "a", "before");
+	db_holds(db, "b", NULL);
+	/* new writes are sealed under the fresh key */
+	struct hdb_principal who = { "t", NULL, NULL };
+	struct hdb_session *s;
+	assert_int_equal(hdb_session_open(db, &who, &s), HDB_OK);
+	assert_int_equal(hdb_kv_put(s, "ks", "c", 1, "x", 1), HDB_OK);
+	hdb_session_close(s);
+	hdb_close(db);
+	/* no scratch left; a plain open works (it refused before) */
+	char names[512];
+	dir_names(f->path, names, sizeof(names));
+	assert_null(strstr(names, "restore-partial"));
+	fx_open(f, 0);
+	fx_close(f);
+	uint64_t records;
+	log_verifies(f, &records);
+	assert_true(records > ri.log_seq);
+	/* restore_run carries the facts */
+	size_t ln;
+	unsigned char *log = read_whole(lf, &ln);
+	assert_non_null(log);
+	log[ln] = '\0';
+	char want[200];
+	snprintf(want, sizeof(want), "\"backup_last_seq\":%llu,\"log_last_seq\":%llu,\"records_undone\":%llu",
+	         (unsigned long long)ri.backup_seq, (unsigned long long)ri.log_seq,
+	         (unsigned long long)(ri.log_seq - ri.backup_seq));
+	const char *rr = strstr((const char *)log, "\"event_type\":\"restore_run\"");
+	if (!rr || !strstr((const char *)log, want) || !strstr((const char *)log, ri.sha256))
+		fail_msg("no restore_run record with %s", want);
+	assert_non_null(strstr((const char *)log, "\"object\":\"data-key:2\""));
+	free(log);
+	fx_open(f, 0);
+}
+
+/* Every refusal leaves the database, its directory and its log as they
+ * were: a damaged backup, the wrong key, another database's backup, the
+ * database open in a process, the database itself given as the backup. */
+static void test_restore_refusals_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	char bk[700], df[700], lf[700], other[700], obk[700], bf[720];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	snprintf(bf, sizeof(bf), "%s/data.mdb", bk);
+	snprintf(df, sizeof(df), "%s/data.mdb", f->path);
+	snprintf(lf, sizeof(lf), "%s.audit/audit.log", f->path);
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	snprintf(obk, sizeof(obk), "%s/obk", f->dir);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "RestoreCanary1", 14), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	/* another database, its own log, as many records (or more) */
+	struct hdb_db *odb = NULL;
+	assert_int_equal(hdb_open(other, f->cfg, HDB_OPEN_CREATE, &odb), HDB_OK);
+	assert_int_equal(hdb_backup(odb, obk, NULL, NULL, NULL), HDB_OK);
+	hdb_close(odb);
+	/* the log goes well past the backup */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(hdb_kv_put(f->s, "ks", "b", 1, "later", 5), HDB_OK);
+
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	/* open in this process: refused before anything is read */
+	int rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	if (rc != HDB_EBUSY || !strstr(hdb_errmsg(db), "open in another process"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	hdb_close(db);
+	fx_close(f);
+
+	size_t n0, l0;
+	unsigned char *before = read_whole(df, &n0), *logb = read_whole(lf, &l0);
+	char names0[512];
+	dir_names(f->path, names0, sizeof(names0));
+
+	/* the database itself */
+	rc = hdb_restore(f->path, f->cfg, f->path, NULL, &ri, &db);
+	if (rc != HDB_EINVAL || !strstr(hdb_errmsg(db), "is the database itself"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	hdb_close(db);
+	/* another database's backup: its last record is not this log's */
+	rc = hdb_restore(f->path, f->cfg, obk, NULL, &ri, &db);
+	if (rc != HDB_EINVAL || !strstr(hdb_errmsg(db), "nothing was changed"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	assert_false(ri.in_place);
+	hdb_close(db);
+	/* this database's backup, but run elsewhere with a log of its own
+	 * (a fork): its last record is not this log's record of that seq */
+	{
+		char fk[700], flog[720];
+		snprintf(fk, sizeof(fk), "%s/fork", f->dir);
+		snprintf(flog, sizeof(flog), "audit.log_file = \"%s/fork.log\"", f->dir);
+		assert_int_equal(backup_copy(bk, fk), 0);
+		struct hdb_config *fc;
+		assert_int_equal(hdb_config_new(&fc), HDB_OK);
+		assert_int_equal(hdb_config_apply(fc, flog), HDB_OK);
+		struct hdb_db *fdb = NULL;
+		struct hdb_session *fs;
+		struct hdb_principal who = { "t", NULL, NULL };
+		assert_int_equal(hdb_open(fk, fc, 0, &fdb), HDB_OK);
+		assert_int_equal(hdb_session_open(fdb, &who, &fs), HDB_OK);
+		assert_int_equal(hdb_kv_put(fs, "ks", "f", 1, "fork", 4), HDB_OK);
+		hdb_session_close(fs);
+		hdb_close(fdb);
+		hdb_config_free(fc);
+		rc = hdb_restore(f->path, f->cfg, fk, NULL, &ri, &db);
+		if (rc != HDB_EINVAL || !strstr(hdb_errmsg(db), "is not the backup's") ||
+		    !strstr(hdb_errmsg(db), "nothing was changed"))
+			fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+		hdb_close(db);
+	}
+	/* the wrong key */
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY2_HEX, 1);
+	rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	setenv("HELIOSDB_ENCRYPTION_KEY", TEST_KEY_HEX, 1);
+	if (rc != HDB_EKEY || !strstr(hdb_errmsg(db), "does not open with this key"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	hdb_close(db);
+	/* a value of the backup damaged: a sealed value found through LMDB,
+	 * then its bytes in the file, one flipped */
+	{
+		struct hdb_db *vdb = NULL;
+		struct hdb_config *ro;
+		assert_int_equal(hdb_config_new(&ro), HDB_OK);
+		assert_int_equal(hdb_config_apply(ro, "audit.enabled = false"), HDB_OK);
+		assert_int_equal(hdb_open(bk, ro, HDB_OPEN_RDONLY, &vdb), HDB_OK);
+		MDB_txn *t;
+		MDB_cursor *c;
+		MDB_val k, v;
+		unsigned char sealed[64];
+		size_t sl = 0;
+		assert_int_equal(mdb_txn_begin(vdb->env, NULL, MDB_RDONLY, &t), 0);
+		assert_int_equal(mdb_cursor_open(t, vdb->data, &c), 0);
+		for (int op = MDB_FIRST; !sl && mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT)
+			if (v.mv_size >= 40 && v.mv_size <= sizeof(sealed))
+				memcpy(sealed, v.mv_data, sl = v.mv_size);
+		mdb_cursor_close(c);
+		mdb_txn_abort(t);
+		hdb_close(vdb);
+		hdb_config_free(ro);
+		assert_true(sl >= 40);
+		size_t bn;
+		unsigned char *img = read_whole(bf, &bn);
+		long at = find_bytes(img, bn, sealed, sl);
+		free(img);
+		assert_true(at > 0);
+		flip_byte(bf, at + (long)sl - 3, 0x40);
+	}
+	rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(db), "fails its check") ||
+	    !strstr(hdb_errmsg(db), "nothing was changed"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	hdb_close(db);
+
+	/* nothing changed: the file, the log, the directory */
+	size_t n1, l1;
+	unsigned char *after = read_whole(df, &n1), *loga = read_whole(lf, &l1);
+	assert_true(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
+	assert_true(logb && loga && l0 == l1 && memcmp(logb, loga, l0) == 0);
+	free(before);
+	free(after);
+	free(logb);
+	free(loga);
+	char names1[512];
+	dir_names(f->path, names1, sizeof(names1));
+	assert_string_equal(names0, names1);
+	fx_open(f, 0);
+	void *v;
+	size_t vl;
+	assert_int_equal(hdb_kv_get(f->s, "ks", "b", 1, &v, &vl), HDB_OK);
+	free(v);
+}
+
+/* Killed in the middle of a restore (between the two renames; after the
+ * swap, before the open): what is left is handled by running the restore
+ * again, and nothing the old file held is lost (it is kept aside). */
+static void test_restore_killed_midway(void **state)
+{
+	struct fx *f = *state;
+	char bk[700], df[700];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	snprintf(df, sizeof(df), "%s/data.mdb", f->path);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "1", 1), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "b", 1, "2", 1), HDB_OK);
+	fx_close(f);
+	static const int points[] = { TRAIL_TP_RESTORE_ASIDE, TRAIL_TP_RESTORE_PLACED };
+	for (size_t i = 0; i < 2; i++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			die_at = points[i];
+			struct hdb_db *db = NULL;
+			(void)hdb_restore(f->path, f->cfg, bk, NULL, NULL, &db);
+			_exit(0);
+		}
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 77);
+		struct hdb_db *db = NULL;
+		int rc = hdb_open(f->path, f->cfg, 0, &db);
+		if (points[i] == TRAIL_TP_RESTORE_ASIDE && (rc != HDB_ENOTFOUND || access(df, F_OK) == 0))
+			fail_msg("after a kill between the renames: rc %d: %s", rc, hdb_errmsg(db));
+		if (points[i] == TRAIL_TP_RESTORE_PLACED && (rc != HDB_ECORRUPT ||
+		                                              !strstr(hdb_errmsg(db), "older than its audit log")))
+			fail_msg("after a kill before the open: rc %d: %s", rc, hdb_errmsg(db));
+		hdb_close(db);
+	}
+	/* run again: in place, the chain continued, every file kept */
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	int rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	if (rc)
+		fail_msg("restore after the kills: %s", hdb_errmsg(db));
+	hdb_close(db);
+	char names[1024];
+	dir_names(f->path, names, sizeof(names));
+	int kept = 0;
+	for (const char *p = names; (p = strstr(p, "data.mdb.replaced-")) != NULL; p++)
+		kept++;
+	if (kept != 2 || strstr(names, "restore-partial"))
+		fail_msg("left: %s", names);
+	fx_open(f, 0);
+	void *v;
+	size_t vl;
+	assert_int_equal(hdb_kv_get(f->s, "ks", "a", 1, &v, &vl), HDB_OK);
+	free(v);
+	assert_int_equal(hdb_kv_get(f->s, "ks", "b", 1, &v, &vl), HDB_ENOTFOUND);
+	fx_close(f);
+	log_verifies(f, NULL);
+	fx_open(f, 0);
+}
+
+/* Into an empty place (the disk was lost), from a scratch copy that is
+ * moved rather than copied: the restored database opens, starts a log
+ * where the backup's chain ends, and the scratch copy is gone. */
+static void test_restore_into_empty_place(void **state)
+{
+	struct fx *f = *state;
+	char bk[700], scratch[720], place[700];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	snprintf(place, sizeof(place), "%s/new", f->dir);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "kept", 4), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	snprintf(scratch, sizeof(scratch), "%s/data.mdb", bk);
+	struct hdb_config *c;
+	assert_int_equal(hdb_config_new(&c), HDB_OK);
+	assert_int_equal(hdb_config_set_path(c, place), HDB_OK);
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	struct hdb_restore_opts ro = { HDB_RESTORE_MOVE, "scratch", NULL, NULL, NULL };
+	int rc = hdb_restore(NULL, c, bk, &ro, &ri, &db);
+	if (rc)
+		fail_msg("restore: %s", hdb_errmsg(db));
+	assert_true(ri.in_place);
+	assert_string_equal(ri.replaced, "");
+	assert_int_equal(ri.log_seq, 0);
+	assert_int_equal(access(scratch, F_OK), -1); /* moved, not copied */
+	db_holds(db, "a", "kept");
+	hdb_close(db);
+	db = NULL;
+	assert_int_equal(hdb_open(place, c, 0, &db), HDB_OK);
+	hdb_close(db);
+	hdb_config_free(c);
+}
+
 static void test_backup_verifies(void **state)
 {
 	struct fx *f = *state;
@@ -2171,6 +2547,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_continues_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_refusals_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_into_empty_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_killed_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_damaged_copy_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_of_damaged_database_kept_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_damage_rewritten_meanwhile, setup, teardown),
