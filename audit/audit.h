@@ -272,6 +272,9 @@ int audit_segments(const char *log_file, char ***ret, size_t *ret_n, char *err, 
  * when none holds it. */
 int audit_log_record(const char *log_file, uint64_t seq, unsigned char ret_hash[32], unsigned char ret_prev[32],
                      char ret_db_id[33], char *err, size_t errlen);
+/* audit_log_last - the last complete record of log_file (seq, hash,
+ * db_id), without changing the log (ret->seq 0: none). */
+int audit_log_last(const char *log_file, struct audit_head *ret, char ret_db_id[33], char *err, size_t errlen);
 /* audit_dir_logs - the logs in directory dir ("DIR/NAME.log" for every
  * *.log and every base of rotated segments), sorted, each once; free with
  * hdb_free_names().  HDB_EIO (unreadable directory) or HDB_ENOMEM. */

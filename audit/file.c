@@ -981,6 +981,55 @@ int audit_log_record(const char *log_file, uint64_t seq, unsigned char ret_hash[
 	return rc;
 }
 
+/* audit_log_last - the last complete record of log_file's segments, read
+ * only (a torn tail is left as it is, for the pipeline's own open to cut
+ * and record): its seq and hash, and db_id (may be NULL).  ret->seq 0 when
+ * no segment holds a record. */
+int audit_log_last(const char *log_file, struct audit_head *ret, char ret_db_id[33], char *err, size_t errlen)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct buf line = { 0 };
+	memset(ret, 0, sizeof(*ret));
+	int rc = audit_segments(log_file, &names, &n, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = n; i-- > 0 && line.len == 0;) {
+		struct stat st;
+		off_t complete;
+		int fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			errf(err, errlen, "cannot read audit log segment '%s': %s", names[i],
+			     fd < 0 || errno ? strerror(errno) : "not a regular file");
+			if (fd >= 0)
+				close(fd);
+			rc = HDB_EIO;
+			goto out;
+		}
+		rc = read_last(fd, st.st_size, &line, &complete, names[i], err, errlen);
+		close(fd);
+		if (rc)
+			goto out;
+		if (line.len == 0)
+			continue;
+		json_object *o = json_tokener_parse((const char *)line.p), *id;
+		if (!o || !parse_record((const char *)line.p, line.len, &ret->seq, ret->hash, NULL) ||
+		    !json_object_object_get_ex(o, "db_id", &id) || !json_object_is_type(id, json_type_string) ||
+		    json_object_get_string_len(id) != 32) {
+			errf(err, errlen, "the last record of audit log segment '%s' does not parse: the log is corrupt",
+			     names[i]);
+			rc = HDB_ECORRUPT;
+		} else if (ret_db_id) {
+			memcpy(ret_db_id, json_object_get_string(id), 33);
+		}
+		json_object_put(o);
+	}
+out:
+	buf_free(&line);
+	free_names(names, n);
+	return rc;
+}
+
 /* audit_dir_logs - the logs held in dir, as base paths "DIR/NAME.log":
  * each name ending in ".log", and the base of every rotated segment
  * ("NAME.log.<stamp>.<seq>") even when the active file is gone; sorted,

@@ -12,7 +12,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -923,6 +925,21 @@ out:
 	return ret;
 }
 
+static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	(void)(type == FTW_DP ? rmdir(p) : unlink(p)); /* what stays, stays: the caller says nothing of it */
+	return 0;
+}
+
+/* rm_tree - removes dir and what it holds (an unpacked archive: a member
+ * may be anything), never following a link. */
+static void rm_tree(const char *dir)
+{
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Progress of a restore: the copy (bytes), then the check (values). */
 struct restore_progress {
 	struct cli_progress copy, check;
@@ -982,7 +999,9 @@ static int cmd_restore(const struct opts *o)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	struct hdb_restore_opts ro = { 0, o->from, NULL, restore_progress, NULL };
+	(void)umask(077);
+	char src[PATH_MAX];
+	struct hdb_restore_opts ro = { 0, realpath(o->from, src) ? src : o->from, NULL, restore_progress, NULL };
 	if (S_ISREG(sb.st_mode)) {
 		/* an archive: unpacked next to the database (its file system),
 		 * only its data.mdb, then moved into place by the restore */
@@ -1009,7 +1028,8 @@ static int cmd_restore(const struct opts *o)
 			          (char *)"--no-same-permissions", (char *)"-xzf", (char *)o->from, (char *)"-C", tmp,
 			          (char *)"data.mdb", NULL };
 		if (run_cmd(tar_x, true) != 0) {
-			errx_("'%s' is not a backup archive (tar cannot extract its data.mdb); nothing was changed", o->from);
+			errx_("'%s' is not a backup archive, or '%s' has no room to unpack it (tar cannot extract its "
+			      "data.mdb); nothing was changed", o->from, path);
 			ret = EXIT_FAIL;
 			goto out;
 		}
@@ -1027,7 +1047,7 @@ static int cmd_restore(const struct opts *o)
 	ro.arg = &rp;
 	int rc = hdb_restore(NULL, cfg, from, &ro, &ri, &db);
 	if (rc == HDB_ECOMPLIANCE && rule_cb == print_rule)
-		errx_("refused to start: %u compliance rule(s) failed (listed above): %s", tally.refusals, hdb_errmsg(db));
+		errx_("refused: %u compliance rule(s) failed (listed above): %s", tally.refusals, hdb_errmsg(db));
 	else if (rc)
 		errx_("%s", db ? hdb_errmsg(db) : hdb_strerror(rc));
 	else
@@ -1035,13 +1055,12 @@ static int cmd_restore(const struct opts *o)
 	ret = exit_for(rc);
 out:
 	hdb_close(db);
-	if (tmp[0]) {
-		snprintf(f, sizeof(f), "%s/data.mdb", tmp);
-		(void)unlink(f);
-		(void)rmdir(tmp);
-	}
+	if (tmp[0])
+		rm_tree(tmp);
 	if (made_dir && !ri.in_place) {
 		snprintf(f, sizeof(f), "%s/audit.lock", path);
+		(void)unlink(f);
+		snprintf(f, sizeof(f), "%s/lock.mdb", path);
 		(void)unlink(f);
 		(void)rmdir(path);
 	}

@@ -837,7 +837,7 @@ int db_open_at(struct hdb_db *db, const char *path, const struct hdb_config *cfg
 	return rc;
 }
 
-int db_open_staged(const struct hdb_config *cfg, const char *dir, struct hdb_db **ret)
+int db_open_staged(const struct hdb_config *cfg, const char *dir, bool check, struct hdb_db **ret)
 {
 	struct hdb_config *c = NULL;
 	*ret = NULL;
@@ -845,7 +845,8 @@ int db_open_staged(const struct hdb_config *cfg, const char *dir, struct hdb_db 
 	if (rc)
 		return rc;
 	c->audit_enabled = false;
-	c->check_structure = false; /* the caller checked it, to say so in its words */
+	if (!check)
+		c->check_structure = false; /* the caller checked it, to say so in its words */
 	for (size_t i = 0; i < c->nprofiles; i++)
 		free(c->profiles[i]);
 	c->nprofiles = 0;
@@ -1208,6 +1209,9 @@ static void db_release(struct hdb_db *db)
 	if (db->env)
 		mdb_env_close(db->env);
 	db->env = NULL;
+	if (db->lmdb_lock_held)
+		close(db->lmdb_lock_fd);
+	db->lmdb_lock_held = false;
 	for (size_t i = 0; i < db->ndeks; i++)
 		secret_free(db->deks[i].key);
 	free(db->deks);

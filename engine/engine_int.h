@@ -157,6 +157,8 @@ struct engine_audit {
 struct engine_restore {
 	/* in: for the restore_run record */
 	const char *source, *source_sha256, *sha256, *replaced;
+	const char *earlier;             /* other data.mdb.replaced-* files in the directory ("" none) */
+	int64_t replaced_head;           /* the replaced file's audit head; -1: none or unreadable */
 	uint64_t bytes, values, backup_seq;
 	/* out */
 	bool done;                       /* the restore txn committed (audit on) */
@@ -195,6 +197,8 @@ struct hdb_db {
 	size_t ndeks;
 
 	struct engine_restore *restore;  /* set while hdb_restore opens the restored file */
+	int lmdb_lock_fd;                /* hdb_restore's descriptor of lock.mdb, kept until the env is closed */
+	bool lmdb_lock_held;             /* (closing it would drop this process's LMDB locks) */
 
 	struct profile_set *profiles;    /* compliance profiles in force (engine/profiles.c) */
 	bool refused;                    /* start refused by a profile: no session may open */
@@ -447,9 +451,10 @@ struct hdb_db *db_handle(const struct hdb_config *cfg, unsigned flags);
 /* db_open_at - opens db (from db_handle) at path as hdb_open does. */
 int db_open_at(struct hdb_db *db, const char *path, const struct hdb_config *cfg, unsigned flags);
 /* db_open_staged - opens the database in dir read-only with cfg's key,
- * without audit, profiles or LMDB's lock file (a copy nobody else uses):
- * a backup being restored. */
-int db_open_staged(const struct hdb_config *cfg, const char *dir, struct hdb_db **ret);
+ * without audit, profiles or LMDB's lock file (a file nobody else uses:
+ * a backup being restored, or, under the restore's locks, the database it
+ * replaces); the structure check at open as cfg says when check. */
+int db_open_staged(const struct hdb_config *cfg, const char *dir, bool check, struct hdb_db **ret);
 /* db_copy_check_keys - the copy's key records that open does not read: the
  * audit signing key unwraps, every usable data key unwraps, and the next
  * data key id lies within the database's in txns before and after the

@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static int copy_file(struct hdb_db *db, const char *from, int fd, const struct h
 {
 	char f[4300];
 	snprintf(f, sizeof(f), "%s/data.mdb", from);
-	int in = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	int in = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (in < 0)
 		return db_err(db, errno == ENOENT ? HDB_ENOTFOUND : errno == EACCES ? HDB_EPERM : HDB_EIO,
 		              "cannot read the backup '%s': %s", f, strerror(errno));
@@ -163,6 +164,25 @@ static void check_tick(void *p, uint64_t done, uint64_t total)
 	tell(t->o, HDB_RESTORE_CHECK, done, total);
 }
 
+/* msg with the private directory sub named as the operator named the
+ * backup (an open's errors name the directory it opened). */
+static const char *named(char *out, size_t cap, const char *msg, const char *sub, const char *name)
+{
+	size_t n = strlen(sub), o = 0;
+	for (const char *p = msg; *p && o + 1 < cap;) {
+		if (strncmp(p, sub, n) == 0) {
+			o += (size_t)snprintf(out + o, cap - o, "%s", name);
+			if (o >= cap)
+				o = cap - 1;
+			p += n;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Step 2's read-back of the staged copy in sub: pages, open, values; and
  * its audit head.  Nothing has been changed yet: every error says so. */
 static int check_staged(struct hdb_db *db, const struct hdb_config *cfg, const char *from, const char *sub,
@@ -182,20 +202,21 @@ static int check_staged(struct hdb_db *db, const struct hdb_config *cfg, const c
 		goto out;
 	}
 	fig->pages = fig->bytes / psize;
-	rc = db_open_staged(cfg, sub, &copy);
+	rc = db_open_staged(cfg, sub, false, &copy);
+	char why[600];
+	if (rc)
+		named(why, sizeof(why), copy ? hdb_errmsg(copy) : hdb_strerror(rc), sub, from);
 	if (rc == HDB_EKEY) {
-		rc = db_err(db, rc, "the backup '%s' does not open with this key: %s; nothing was changed", from,
-		            copy ? hdb_errmsg(copy) : hdb_strerror(rc));
+		rc = db_err(db, rc, "the backup '%s' does not open with this key: %s; nothing was changed", from, why);
 		goto out;
 	}
 	if (rc == HDB_EKEYSRC || rc == HDB_EPERM) { /* the key could not be loaded: as any open says it */
-		rc = db_err(db, rc, "%s; nothing was changed", copy ? hdb_errmsg(copy) : hdb_strerror(rc));
+		rc = db_err(db, rc, "%s; nothing was changed", why);
 		goto out;
 	}
 	if (rc) {
 		rc = db_err(db, rc == HDB_ENOMEM || rc == HDB_EIO ? rc : HDB_ECORRUPT,
-		            "the backup '%s' fails its check: %s; nothing was changed", from,
-		            copy ? hdb_errmsg(copy) : hdb_strerror(rc));
+		            "the backup '%s' fails its check: %s; nothing was changed", from, why);
 		goto out;
 	}
 	if ((rc = sess_open_internal(copy, &cs)) != HDB_OK) {
@@ -226,76 +247,110 @@ out:
 }
 
 /* Step 3 ahead of the swap, deciding as trail_open will (its check is the
- * gate; this one keeps "nothing was changed" true): a log that reaches or
- * passes the backup's last record must hold it. */
+ * gate; this one keeps "nothing was changed" true), and without changing
+ * the log (a torn tail stays for the open to cut and record): the log's
+ * last record must name the backup's database, and a log that reaches or
+ * passes the backup's last record must hold it.  *fh: the log's last
+ * record (seq 0: no log). */
 static int check_log(struct hdb_db *db, const struct hdb_config *cfg, const struct audit_head *bh,
-                     const char *bid)
+                     const char *bid, struct audit_head *fh)
 {
-	if (!cfg->audit_enabled)
-		return HDB_OK;
+	memset(fh, 0, sizeof(*fh));
 	char *lf = cfg->audit_log_file ? strdup(cfg->audit_log_file) : trail_default_log_file(db->path);
 	if (!lf)
 		return db_err(db, HDB_ENOMEM, "out of memory");
-	char **names = NULL;
-	size_t n = 0;
-	char err[512];
-	struct audit_file *af = NULL;
-	int rc = audit_segments(lf, &names, &n, err, sizeof(err));
-	if (rc == HDB_ENOTFOUND || (rc == HDB_OK && n == 0)) {
+	char err[512], lid[33] = "";
+	int rc = audit_log_last(lf, fh, lid, err, sizeof(err));
+	if (rc == HDB_ENOTFOUND || (rc == HDB_OK && fh->seq == 0)) {
 		rc = HDB_OK; /* no log yet: the open starts one where the backup's chain ends */
+		fh->seq = 0;
 		goto out;
 	}
-	struct audit_file_opts fo = { lf, 0, 0 };
-	struct audit_head fh;
-	bool torn = false;
-	if (!rc)
-		rc = audit_file_open(&fo, &af, err, sizeof(err));
-	if (!rc)
-		rc = audit_file_last(af, &fh, &torn, err, sizeof(err));
 	if (rc) {
 		rc = db_err(db, rc == HDB_ENOMEM ? rc : HDB_EAUDIT, "%s; nothing was changed", err);
 		goto out;
 	}
-	/* the log's last record names its database: another's is refused
-	 * whichever of the two chains is longer */
-	unsigned char h[32], p[32];
-	char lid[33];
-	if (fh.seq > 0 && (rc = audit_log_record(lf, fh.seq, h, p, lid, err, sizeof(err))) != HDB_OK) {
-		rc = db_err(db, rc == HDB_ENOMEM ? rc : HDB_EAUDIT, "%s; nothing was changed", err);
-		goto out;
-	}
-	if (fh.seq > 0 && strcmp(lid, bid) != 0) {
+	/* another database's log is refused whichever of the two chains is
+	 * longer, and with audit off too: the next audited open would meet it */
+	if (strcmp(lid, bid) != 0) {
 		rc = db_err(db, HDB_EINVAL, "the audit log '%s' is another database's (id %s; the backup's is %s): "
 		            "nothing was changed", lf, lid, bid);
 		goto out;
 	}
-	if (fh.seq > 0 && fh.seq >= bh->seq && (rc = trail_restore_check(db, lf, bh)) != HDB_OK) {
+	if (cfg->audit_enabled && fh->seq >= bh->seq && (rc = trail_restore_check(db, lf, bh)) != HDB_OK) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));
 		rc = db_err(db, rc, "%s; nothing was changed", why);
 	}
 out:
-	audit_file_close(af);
-	if (names)
-		hdb_free_names(names, n);
 	free(lf);
 	return rc;
 }
 
+/* The audit head of the database being replaced (-1: none, or it does not
+ * open: damaged, another key).  Opened without LMDB's lock file, which the
+ * restore holds locked. */
+static int64_t replaced_head(const struct hdb_config *cfg, const char *path)
+{
+	struct hdb_db *cur = NULL;
+	struct hdb_session *cs = NULL;
+	struct audit_head h;
+	int64_t ret = -1;
+	if (db_open_staged(cfg, path, true, &cur) == HDB_OK && sess_open_internal(cur, &cs) == HDB_OK &&
+	    txn_begin(cs, false) == HDB_OK) {
+		if (trail_head_get(cur, cs->txn, &h) == HDB_OK)
+			ret = (int64_t)h.seq;
+		txn_abort(cs);
+	}
+	hdb_session_close(cs);
+	hdb_close(cur);
+	return ret;
+}
+
 /* Removes the scratch directories of restores killed midway (each holds
  * a copy of a backup).  Under the exclusive lock: no other restore runs. */
-static void remove_stale(const char *path)
+static void remove_stale(const char *path, const char *from)
 {
 	DIR *d = opendir(path);
 	if (!d)
 		return;
 	struct dirent *de;
-	char p[4400];
+	char p[4400], rp[PATH_MAX], rfrom[PATH_MAX];
+	if (!realpath(from, rfrom))
+		rfrom[0] = '\0';
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "restore-partial-", 16) != 0)
+		if (strncmp(de->d_name, "restore-partial-", 16) != 0 && strncmp(de->d_name, "restore-archive-", 16) != 0)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		if (realpath(p, rp) && strcmp(rp, rfrom) == 0)
+			continue; /* the scratch copy this restore is made from */
 		db_rm_tree(p);
+	}
+	closedir(d);
+}
+
+/* The data.mdb.replaced-* names in dfd, space-separated, into out. */
+static void earlier_replaced(int dfd, char *out, size_t cap)
+{
+	out[0] = '\0';
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	size_t o = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "data.mdb.replaced-", 18) != 0)
+			continue;
+		int n = snprintf(out + o, cap - o, "%s%s", o ? " " : "", de->d_name);
+		if (n < 0 || (size_t)n >= cap - o) {
+			out[o] = '\0';
+			break;
+		}
+		o += (size_t)n;
 	}
 	closedir(d);
 }
@@ -341,8 +396,8 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 	if (!path)
 		path = cfg->storage_path;
 	const char *name = o->source ? o->source : from; /* the backup, as the operator named it */
-	char sub[4200], staged[4300], lock[4200], sf[4300];
-	int lfd = -1, dfd = -1, fd = -1, rc = HDB_OK;
+	char sub[4200], staged[4300], lock[4200], sf[4300], mlock[4200], apath[PATH_MAX], earlier[1024];
+	int lfd = -1, mfd = -1, dfd = -1, fd = -1, rc = HDB_OK;
 	bool made_dir = false, made_sub = false;
 	struct stat sb, fsb;
 	if (!path || !*path)
@@ -353,9 +408,18 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 	    snprintf(sf, sizeof(sf), "%s/data.mdb", from) >= (int)sizeof(sf))
 		return db_err(db, HDB_EINVAL, "path too long");
 	snprintf(lock, sizeof(lock), "%s/" ENGINE_OPEN_LOCK, path);
+	snprintf(mlock, sizeof(mlock), "%s/lock.mdb", path);
 	if (stat(sf, &fsb) != 0)
-		return db_err(db, errno == ENOENT ? HDB_ENOTFOUND : HDB_EIO, "no backup at '%s' (%s: %s)", from, sf,
+		return db_err(db, errno == ENOENT ? HDB_ENOTFOUND : HDB_EIO, "no backup at '%s' (%s: %s)", name, sf,
 		              strerror(errno));
+	if (!S_ISREG(fsb.st_mode))
+		return db_err(db, HDB_EINVAL, "the backup '%s' is not a regular file (its data.mdb); nothing was changed",
+		              name);
+	if (cfg->audit_enabled && cfg->audit_journald && strcmp(cfg->audit_journald, "required") == 0 &&
+	    !audit_journal_available())
+		return db_err(db, HDB_EAUDIT, "audit.journald = \"required\" but journald is not running "
+		              "(/run/systemd/journal/socket is missing): the restored database could not open; nothing "
+		              "was changed");
 
 	/* 1. nobody else has it open, nor opens it until the swap is done */
 	if (mkdir(path, 0700) == 0)
@@ -388,9 +452,32 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 		            "(nothing was changed)", path);
 		goto out;
 	}
+	/* LMDB's own lock: a process with the environment open, audited or
+	 * not, holds a read lock on byte 0 of lock.mdb, and an opener waits
+	 * for a write lock there to go (mdb_env_excl_lock).  Held across the
+	 * swap, it keeps every process off the file being replaced: a late
+	 * opener opens the restored one.  (fcntl locks are the process's:
+	 * nothing here opens lock.mdb but this descriptor.) */
+	mfd = open(mlock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	if (mfd < 0) {
+		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot open '%s': %s", mlock, strerror(errno));
+		goto out;
+	}
+	if (fcntl(mfd, F_SETLK, &fl) != 0) {
+		struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+		char pid[32] = "";
+		if (fcntl(mfd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0)
+			snprintf(pid, sizeof(pid), " (pid %ld)", (long)q.l_pid);
+		rc = db_err(db, HDB_EBUSY, "the database in '%s' is open in another process%s: stop it before "
+		            "restoring (nothing was changed)", path, pid);
+		goto out;
+	}
+	if (!realpath(path, apath))
+		snprintf(apath, sizeof(apath), "%s", path);
 
 	/* what a restore killed midway left: no restore runs but this one */
-	remove_stale(path);
+	remove_stale(path, from);
 
 	/* 2. the copy next to the database, synced, read back from the disk */
 	if (!mkdtemp(sub)) {
@@ -401,11 +488,22 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 	made_sub = true;
 	snprintf(staged, sizeof(staged), "%s/data.mdb", sub);
 	bool moved = (o->flags & HDB_RESTORE_MOVE) && rename(sf, staged) == 0;
-	fd = open(staged, (moved ? O_RDONLY : O_RDWR | O_CREAT | O_EXCL) | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(staged, (moved ? O_RDONLY : O_RDWR | O_CREAT | O_EXCL) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0 && moved) {
+		rc = db_err(db, HDB_EINVAL, "the backup '%s' is not a regular file (its data.mdb: %s); nothing was changed",
+		            name, strerror(errno));
+		goto out;
+	}
 	if (fd < 0) {
 		rc = db_err(db, errno == EACCES ? HDB_EPERM : HDB_EIO, "cannot create '%s': %s", staged, strerror(errno));
 		goto out;
 	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = db_err(db, HDB_EINVAL, "the backup '%s' is not a regular file (its data.mdb); nothing was changed",
+		            name);
+		goto out;
+	}
+	(void)fchmod(fd, 0600); /* an archive member keeps the mode it was packed with */
 	if (!moved && (rc = copy_file(db, from, fd, o, &fig.bytes)) != HDB_OK) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));
@@ -431,9 +529,22 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 		goto out;
 	fig.backup_seq = bh.seq;
 
-	/* 3. the backup is this log's database; the profiles let it open */
-	if ((rc = check_log(db, cfg, &bh, bid)) != HDB_OK)
+	/* 3. the backup is this log's database, the database it replaces is
+	 * not ahead of the log, and the profiles let it open */
+	struct audit_head fh;
+	if ((rc = check_log(db, cfg, &bh, bid, &fh)) != HDB_OK)
 		goto out;
+	bool had = fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	int64_t rhead = had ? replaced_head(cfg, path) : -1;
+	if (cfg->audit_enabled && fh.seq > 0 && rhead > (int64_t)fh.seq) {
+		/* records were cut from the log: continuing the chain from its end
+		 * would reuse their seqs and hide the cut */
+		rc = db_err(db, HDB_ECORRUPT, "the database's audit head is record %lld but its audit log ends at %llu: "
+		            "records are missing from the log (cut short?), and a restore would hide that; nothing was "
+		            "changed (keep the log and the database as evidence; audit-verify the log)", (long long)rhead,
+		            (unsigned long long)fh.seq);
+		goto out;
+	}
 	if ((rc = profiles_check(db, cfg, path)) != HDB_OK) {
 		char why[sizeof(db->errmsg)];
 		memcpy(why, db->errmsg, sizeof(why));
@@ -444,7 +555,7 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 	/* 4. the swap; the replaced file is kept */
 	char rel[128];
 	snprintf(rel, sizeof(rel), "%s/data.mdb", strrchr(sub, '/') + 1);
-	bool had = fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	earlier_replaced(dfd, earlier, sizeof(earlier));
 	char rname[96] = "";
 	if (had) {
 		if (replaced_name(dfd, rname, sizeof(rname)) != 0 ||
@@ -453,7 +564,7 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 			            strerror(errno));
 			goto out;
 		}
-		snprintf(fig.replaced, sizeof(fig.replaced), "%s/%s", path, rname);
+		snprintf(fig.replaced, sizeof(fig.replaced), "%s/%s", apath, rname);
 		trail_test_point(TRAIL_TP_RESTORE_ASIDE);
 	}
 	if (rename_noreplace(dfd, rel, dfd, "data.mdb") != 0) {
@@ -477,12 +588,21 @@ int hdb_restore(const char *path, const struct hdb_config *cfg, const char *from
 	made_sub = false;
 	trail_test_point(TRAIL_TP_RESTORE_PLACED);
 
-	/* 5. open it: the chain goes on, a fresh data key, the record */
+	/* 5. open it: the chain goes on, a fresh data key, the record.  The
+	 * open takes LMDB's lock over from mfd (fcntl locks are the process's:
+	 * its write lock is granted, so it finds itself alone and initialises
+	 * lock.mdb for the new file, then shares it): processes waiting for it
+	 * never see the replaced file's lock state.  mfd stays open until the
+	 * environment is closed, since closing any descriptor of lock.mdb
+	 * drops the process's locks on it. */
+	db->lmdb_lock_fd = mfd;
+	db->lmdb_lock_held = true;
+	mfd = -1;
 	while ((r = flock(lfd, LOCK_SH)) != 0 && errno == EINTR)
 		;
-	struct engine_restore rs = { .source = o->source ? o->source : from, .source_sha256 = o->source_sha256,
-		                     .sha256 = fig.sha256, .replaced = fig.replaced, .bytes = fig.bytes,
-		                     .values = fig.values, .backup_seq = fig.backup_seq };
+	struct engine_restore rs = { .source = name, .source_sha256 = o->source_sha256, .sha256 = fig.sha256,
+		                     .replaced = fig.replaced, .earlier = earlier, .replaced_head = rhead,
+		                     .bytes = fig.bytes, .values = fig.values, .backup_seq = fig.backup_seq };
 	db->restore = &rs;
 	rc = db_open_at(db, path, cfg, 0);
 	db->restore = NULL;
@@ -519,10 +639,13 @@ out:
 	}
 	if (dfd >= 0)
 		close(dfd);
+	if (mfd >= 0)
+		close(mfd); /* releases the fcntl lock */
 	if (lfd >= 0)
 		close(lfd); /* releases the flock */
 	if (made_dir && !fig.in_place) {
 		(void)unlink(lock);
+		(void)unlink(mlock);
 		(void)rmdir(path);
 	}
 	if (info)

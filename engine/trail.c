@@ -1802,6 +1802,10 @@ static int restore_commit(struct hdb_db *db, const struct audit_head *adopt)
 		audit_detail_int(&d, "records_undone",
 		                 r->log_seq > r->backup_seq ? (int64_t)(r->log_seq - r->backup_seq) : 0);
 		audit_detail_str(&d, "replaced", r->replaced ? r->replaced : "");
+		if (r->replaced_head >= 0)
+			audit_detail_int(&d, "replaced_audit_head", r->replaced_head);
+		if (r->earlier && *r->earlier)
+			audit_detail_str(&d, "earlier_replaced_files", r->earlier);
 		if (r->data_key)
 			audit_detail_int(&d, "data_key", r->data_key);
 		rc = audit_detail_end(&d);
@@ -1959,11 +1963,12 @@ int trail_open(struct hdb_db *db, const struct hdb_config *cfg)
 	 * restored from an older copy (or a log from another database),
 	 * unless hdb_restore put it there and the log holds its head */
 	bool adopt = false;
+	if (db->restore)
+		db->restore->log_seq = fh.seq;
 	if (db->restore && fh.seq > 0 && fh.seq >= dh.seq) {
 		if ((rc = trail_restore_check(db, a->log_file, &dh)) != HDB_OK)
 			return rc;
 		adopt = fh.seq > dh.seq;
-		db->restore->log_seq = fh.seq;
 	}
 	if (fh.seq > dh.seq && !adopt)
 		return db_err(db, HDB_ECORRUPT,

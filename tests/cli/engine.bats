@@ -417,6 +417,11 @@ plant_kv_canaries() { # DBDIR
 		"[\"$asum\",2]" ] || { jq -c 'select(.event_type == "restore_run")' "$LOG"; false; }
 	jq -s -e --arg s "$asum" 'any(.[]; .event_type == "export_run" and .detail.sha256 == $s)' "$LOG"
 	[ "$(ls "$T/db" | grep -c '^data\.mdb\.replaced-')" -eq 2 ]
+	[ -z "$(ls "$T/db" | grep -E 'restore-(partial|archive)')" ]
+	[ "$(stat -c %a "$T/db/data.mdb")" = 600 ]
+	# the second restore names the first one's replaced file among those already there
+	jq -s -e --arg r "$replaced" '[.[] | select(.event_type == "restore_run")] | last |
+		(.detail.earlier_replaced_files | split(" ") | index($r)) != null and (.detail.replaced | startswith("/"))' "$LOG"
 	hdbx verify --path "$T/db"
 	expect_status 0
 	[[ "$out" != *after_backup* ]] || { show; false; }
@@ -448,7 +453,7 @@ plant_kv_canaries() { # DBDIR
 		[ "$(state)" = "$before" ] || { echo "changed by: restore $*"; false; }
 	}
 	printf 'not a backup\n' >"$T/junk.tar.gz"
-	refused 1 "'$T/junk.tar.gz' is not a backup archive (tar cannot extract its data.mdb); nothing was changed" \
+	refused 1 "'$T/junk.tar.gz' is not a backup archive, or '$T/db' has no room to unpack it (tar cannot extract its data.mdb); nothing was changed" \
 		--from "$T/junk.tar.gz"
 	[[ "$err" != *gzip* ]] || { show; false; } # one line of ours, not tar's
 	HELIOSDB_ENCRYPTION_KEY=$OTHER_KEY refused 3 "the backup '$T/bk' does not open with this key: " --from "$T/bk"

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <lmdb.h>
 #include <sys/resource.h>
@@ -1684,11 +1685,41 @@ static long meta_value_at(const char *path, const void *name, size_t namelen, lo
 
 /* a test point at which the process dies, as in a power loss (0: none) */
 static int die_at;
+/* a database a process starts to open (audit off) while hdb_restore holds
+ * its locks, at TRAIL_TP_RESTORE_PLACED; "" none */
+static char late_path[700];
+static pid_t late_pid;
+
+static void late_opener(void)
+{
+	late_pid = fork();
+	assert_true(late_pid >= 0);
+	if (late_pid > 0) {
+		usleep(300 * 1000); /* let it reach LMDB's lock */
+		return;
+	}
+	struct hdb_config *c = NULL;
+	struct hdb_db *db = NULL;
+	struct hdb_session *s = NULL;
+	struct hdb_principal who = { "late", NULL, NULL };
+	int ok = hdb_config_new(&c) == HDB_OK && hdb_config_apply(c, "audit.enabled = false") == HDB_OK &&
+	         hdb_open(late_path, c, 0, &db) == HDB_OK && hdb_session_open(db, &who, &s) == HDB_OK &&
+	         hdb_kv_put(s, "ks", "late", 4, "L", 1) == HDB_OK;
+	if (!ok)
+		fprintf(stderr, "late opener: %s / %s\n", hdb_errmsg(db), s ? hdb_session_errmsg(s) : "");
+	hdb_session_close(s);
+	hdb_close(db);
+	_exit(ok ? 0 : 1);
+}
 
 void trail_test_point(int point)
 {
 	if (die_at && point == die_at)
 		_exit(77);
+	if (point == TRAIL_TP_RESTORE_PLACED && late_path[0]) {
+		late_opener();
+		return;
+	}
 	if (point != TRAIL_TP_BACKUP_WRITTEN || bfault.what == BF_NONE)
 		return;
 	char cmd[800], path[900] = "";
@@ -1974,21 +2005,13 @@ static void test_backup_of_damaged_key_records_kept(void **state)
 static void test_backup_after_rotation_elsewhere(void **state)
 {
 	struct fx *f = *state;
+	/* a fresh process (exec): a fork of this one, whose audit threads may
+	 * hold the allocator's locks at that instant, could deadlock in malloc */
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct hdb_db *db = NULL;
-		struct hdb_session *s = NULL;
-		struct hdb_config *ncfg = NULL;
-		struct hdb_principal who = { "rotator", NULL, NULL };
-		setenv("NEW_KEY", TEST_KEY2_HEX, 1);
-		int ok = hdb_open(f->path, f->cfg, 0, &db) == HDB_OK && hdb_session_open(db, &who, &s) == HDB_OK &&
-		         hdb_config_new(&ncfg) == HDB_OK &&
-		         hdb_config_set_key_source(ncfg, HDB_KEY_ENVIRONMENT, "NEW_KEY") == HDB_OK &&
-		         hdb_rotate_master_key(s, ncfg) == HDB_OK;
-		hdb_session_close(s);
-		hdb_close(db);
-		_exit(ok ? 0 : 1);
+		execl("/proc/self/exe", "test_engine", "--rotate-child", f->path, (char *)NULL);
+		_exit(127);
 	}
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -2180,6 +2203,12 @@ static void test_restore_refusals_change_nothing(void **state)
 	hdb_close(db);
 	fx_close(f);
 
+	/* a torn last line (a crash mid-write): a refused restore leaves it for
+	 * the open to cut and record */
+	FILE *tf = fopen(lf, "ab");
+	assert_non_null(tf);
+	fputs("{\"seq\":99999,\"timest", tf);
+	fclose(tf);
 	size_t n0, l0;
 	unsigned char *before = read_whole(df, &n0), *logb = read_whole(lf, &l0);
 	char names0[512];
@@ -2341,6 +2370,113 @@ static void test_restore_killed_midway(void **state)
 	fx_close(f);
 	log_verifies(f, NULL);
 	fx_open(f, 0);
+}
+
+/* Processes that have the database open, audited or not, make a restore
+ * refuse; one that starts to open it while the restore runs waits, and
+ * then works on the restored file, never on the replaced one. */
+static void test_restore_keeps_other_processes_off(void **state)
+{
+	struct fx *f = *state;
+	char bk[700];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "1", 1), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	fx_close(f);
+	/* an unaudited process holds it open */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hdb_config *c = NULL;
+		struct hdb_db *db = NULL;
+		int ok = hdb_config_new(&c) == HDB_OK && hdb_config_apply(c, "audit.enabled = false") == HDB_OK &&
+		         hdb_open(f->path, c, 0, &db) == HDB_OK;
+		char b = ok ? 'y' : 'n';
+		(void)!write(p[1], &b, 1);
+		sleep(60); /* killed by the parent */
+		_exit(0);
+	}
+	close(p[1]);
+	char b;
+	assert_int_equal(read(p[0], &b, 1), 1);
+	assert_int_equal(b, 'y');
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	int rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	char want[64];
+	snprintf(want, sizeof(want), "open in another process (pid %ld)", (long)pid);
+	if (rc != HDB_EBUSY || !strstr(hdb_errmsg(db), want))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	assert_false(ri.in_place);
+	hdb_close(db);
+	kill(pid, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(p[0]);
+	/* a process starts to open it during the swap: it gets the restored file */
+	snprintf(late_path, sizeof(late_path), "%s", f->path);
+	rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	late_path[0] = '\0';
+	if (rc)
+		fail_msg("restore: %s", hdb_errmsg(db));
+	hdb_close(db);
+	assert_int_equal(waitpid(late_pid, &st, 0), late_pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fx_open(f, 0);
+	void *v;
+	size_t vl;
+	if (hdb_kv_get(f->s, "ks", "late", 4, &v, &vl) != HDB_OK)
+		fail_msg("the late writer's put is not in the restored database");
+	free(v);
+}
+
+/* A database ahead of its log (records cut from the log) is not restored
+ * over: continuing the chain from the log's end would reuse the cut
+ * records' seqs and hide the cut. */
+static void test_restore_refuses_over_a_cut_log(void **state)
+{
+	struct fx *f = *state;
+	char bk[700], lf[700], df[700];
+	snprintf(bk, sizeof(bk), "%s/bk", f->dir);
+	snprintf(lf, sizeof(lf), "%s.audit/audit.log", f->path);
+	snprintf(df, sizeof(df), "%s/data.mdb", f->path);
+	assert_int_equal(hdb_kv_put(f->s, "ks", "a", 1, "1", 1), HDB_OK);
+	assert_int_equal(hdb_backup(f->db, bk, NULL, NULL, NULL), HDB_OK);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(hdb_kv_put(f->s, "ks", "b", 1, "2", 1), HDB_OK);
+	fx_close(f);
+	/* the last five records cut off */
+	size_t n;
+	unsigned char *log = read_whole(lf, &n);
+	assert_non_null(log);
+	size_t end = n;
+	for (int cut = 0; cut < 6 && end > 0; end--)
+		if (log[end - 1] == '\n' && ++cut == 6)
+			break;
+	FILE *fp = fopen(lf, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(log, 1, end, fp), end);
+	fclose(fp);
+	free(log);
+	size_t n0;
+	unsigned char *before = read_whole(df, &n0);
+	struct hdb_db *db = NULL;
+	struct hdb_restore_info ri;
+	int rc = hdb_restore(f->path, f->cfg, bk, NULL, &ri, &db);
+	if (rc != HDB_ECORRUPT || !strstr(hdb_errmsg(db), "records are missing from the log") ||
+	    !strstr(hdb_errmsg(db), "nothing was changed"))
+		fail_msg("rc %d: %s", rc, hdb_errmsg(db));
+	hdb_close(db);
+	size_t n1;
+	unsigned char *after = read_whole(df, &n1);
+	assert_true(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
+	free(before);
+	free(after);
+	/* the fixture's teardown needs an open database: a fresh one */
+	fx_recreate(f);
+	fx_open(f, HDB_OPEN_CREATE);
 }
 
 /* Into an empty place (the disk was lost), from a scratch copy that is
@@ -2515,8 +2651,30 @@ static void test_fips_refused(void **state)
 	hdb_config_free(cfg);
 }
 
-int main(void)
+/* test_backup_after_rotation_elsewhere's other process: rotates the
+ * master key of the database at path to TEST_KEY2. */
+static int rotate_child(const char *path)
 {
+	struct hdb_db *db = NULL;
+	struct hdb_session *s = NULL;
+	struct hdb_config *cfg = NULL, *ncfg = NULL;
+	struct hdb_principal who = { "rotator", NULL, NULL };
+	setenv("NEW_KEY", TEST_KEY2_HEX, 1);
+	int ok = hdb_config_new(&cfg) == HDB_OK && hdb_open(path, cfg, 0, &db) == HDB_OK &&
+	         hdb_session_open(db, &who, &s) == HDB_OK && hdb_config_new(&ncfg) == HDB_OK &&
+	         hdb_config_set_key_source(ncfg, HDB_KEY_ENVIRONMENT, "NEW_KEY") == HDB_OK &&
+	         hdb_rotate_master_key(s, ncfg) == HDB_OK;
+	hdb_session_close(s);
+	hdb_close(db);
+	hdb_config_free(cfg);
+	hdb_config_free(ncfg);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--rotate-child") == 0)
+		return rotate_child(argv[2]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_db, setup, teardown),
@@ -2551,6 +2709,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_refusals_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_into_empty_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_killed_midway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_keeps_other_processes_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_refuses_over_a_cut_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_damaged_copy_not_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_of_damaged_database_kept_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_damage_rewritten_meanwhile, setup, teardown),
